@@ -1,0 +1,55 @@
+"""The language-only training set: captions -> (original ids, masked ids, indicator), deterministic per (seed, epoch, index)."""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from lincir.dataloader.smp import clean_caption, extract_keywords, load_spacy, mask_keywords, to_placeholder_text, \
+    FALLBACK_PROMPT
+
+
+class CaptionDataset(Dataset):
+    """Self-masking pairs over a caption list; spaCy keywords are computed once per distinct caption."""
+
+    def __init__(self, captions: Sequence[str], tokenize: Callable[[list[str]], torch.Tensor],
+                 placeholder_id: int, seed: int = 0, context_length: int = 77):
+        if len(captions) == 0:
+            raise ValueError("CaptionDataset: the caption corpus is empty")
+        self.captions = list(captions)
+        self.tokenize = tokenize
+        self.placeholder_id = placeholder_id
+        self.seed = seed
+        self.epoch = 0
+        self.context_length = context_length
+        self._keywords: dict[str, list[str]] = {}
+        self._fallback_ids = tokenize([to_placeholder_text(FALLBACK_PROMPT)])[0]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def _truncate(self, text: str) -> str:
+        """Drop trailing words until the caption fits the context with padding left (the original keeps 75 BPE tokens)."""
+        words = text.split()
+        while len(words) > 1 and int(self.tokenize([" ".join(words)])[0][-1]) != 0:
+            words = words[:-1]
+        return " ".join(words)
+
+    def keywords(self, text: str) -> list[str]:
+        if text not in self._keywords:
+            self._keywords[text] = extract_keywords(text, load_spacy())
+        return self._keywords[text]
+
+    def __getitem__(self, idx: int):
+        text = self._truncate(clean_caption(self.captions[idx]))
+        rng = random.Random(hash((self.seed, self.epoch, idx)))
+        masked = to_placeholder_text(mask_keywords(text, self.keywords(text), rng))
+        ids = self.tokenize([text, masked])
+        if bool((ids[1] == self.placeholder_id).any()):
+            return ids[0], ids[1], 1
+        return ids[0], self._fallback_ids.clone(), 0

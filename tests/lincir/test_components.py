@@ -1,0 +1,79 @@
+"""LinCIR pieces against the spec: Phi layout, SMP masking, the noise, the loss, the EMA."""
+import math
+import random
+
+import pytest
+import torch
+
+from lincir.dataloader.smp import clean_caption, extract_keywords, mask_keywords, to_placeholder_text
+from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
+from lincir.models.ema import EMAModel
+from lincir.models.phi import Phi, build_phi
+
+
+def test_phi_keys_and_sizes_match_the_original():
+    phi = build_phi(768, 768)
+    shapes = {k: tuple(v.shape) for k, v in phi.state_dict().items()}
+    assert shapes == {"layers.0.weight": (3072, 768), "layers.0.bias": (3072,),
+                      "layers.3.weight": (3072, 3072), "layers.3.bias": (3072,),
+                      "layers.6.weight": (768, 3072), "layers.6.bias": (768,)}
+    assert abs(sum(v.numel() for v in phi.parameters()) / 1e6 - 14.2) < 0.1  # spec: ~14.2M for ViT-L
+
+
+def test_phi_is_deterministic_in_eval_and_uses_exact_gelu():
+    torch.manual_seed(0)
+    phi = Phi(4, 8, 3, dropout=0.5).eval()
+    x = torch.randn(2, 4)
+    h = torch.nn.functional.gelu(phi.layers[0](x))  # erf GELU
+    h = torch.nn.functional.gelu(phi.layers[3](h))
+    assert torch.allclose(phi(x), phi.layers[6](h))
+    assert torch.equal(phi(x), phi(x))
+
+
+@pytest.mark.parametrize("caption, keywords, masked", [
+    ("a red car parked on the street", ["a red car", "the street"], "[$] parked on [$]"),
+    ("is red with long sleeves", ["red", "long sleeves"], "is [$] with [$]"),
+])
+def test_smp_on_the_spec_examples(caption, keywords, masked):
+    assert extract_keywords(caption) == keywords
+    assert mask_keywords(caption, keywords, random.Random(0)) == masked
+
+
+def test_masking_respects_word_boundaries_and_falls_back_to_one_random_word():
+    assert mask_keywords("a cat and a dog", ["a"], random.Random(0)) == "[$] cat and [$] dog"
+    out = mask_keywords("running fast", [], random.Random(0))
+    assert out.count("[$]") == 1 and out in {"[$] fast", "running [$]"}
+    assert to_placeholder_text("[$] parked on [$].") == "$ parked on $ ."
+
+
+def test_clean_caption():
+    assert clean_caption(None) == ""
+    assert clean_caption("  <PERSON> paid $5 ") == "person paid 5"
+
+
+def test_noise_is_a_uniform_scale_mixture_per_sample():
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(4000, 64)
+    n = add_scaled_noise(x, g)
+    # per-sample norm / sqrt(d) estimates s ~ U(0,1): mean 1/2, var 1/12
+    s = n.norm(dim=1) / math.sqrt(64)
+    assert abs(s.mean().item() - 0.5) < 0.03 and abs(s.var().item() - 1 / 12) < 0.01
+    # within one sample the scale is shared: the per-dim std matches the norm-based estimate
+    assert torch.allclose(n.std(dim=1), s, rtol=0.3)
+
+
+def test_loss_is_plain_mse():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = torch.tensor([[1.0, 0.0], [0.0, 4.0]])
+    assert lincir_loss(a, b).item() == pytest.approx((4 + 9) / 4)
+
+
+def test_ema_warmup_decay_and_update():
+    m = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(m.weight, 0.0)
+    ema = EMAModel(m, decay=0.9999)
+    assert ema.current_decay() == pytest.approx(1 / 10)
+    torch.nn.init.constant_(m.weight, 1.0)
+    ema.step(m)  # shadow -= (1 - 0.1) * (0 - 1)
+    assert ema.shadow[0].item() == pytest.approx(0.9)
+    assert ema.current_decay() == pytest.approx(2 / 11)
