@@ -1,0 +1,1 @@
+"""SPIRIT (TOMM'24): style-guided patch interaction for fashion image retrieval with text feedback."""

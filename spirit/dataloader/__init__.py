@@ -1,0 +1,1 @@
+"""SPIRIT data adapters: triplets from common.data readers joined with cached frozen-CLIP features."""

@@ -1,0 +1,1 @@
+"""SPIRIT losses."""

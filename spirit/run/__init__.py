@@ -1,0 +1,1 @@
+"""SPIRIT entry points (train_*.py, test_*.py)."""
