@@ -1,0 +1,54 @@
+"""MAI's text handling: BLIP caption cleaning, training clause sampling, history captions, rollback reference."""
+from __future__ import annotations
+
+import random
+import re
+
+MAX_WORDS = 50  # LAVIS `blip_caption` processor
+ORDINALS = ("FIRST", "SECOND", "THIRD")
+_CLAUSE = re.compile(r"(\d+)\.\s*([^\d]+)")
+
+
+def pre_caption(text: str, max_words: int = MAX_WORDS) -> str:
+    """LAVIS BlipCaptionProcessor: lower-case, `.!"()*#:;~` → space, collapse spaces, cut at `max_words` words."""
+    text = re.sub(r"([.!\"()*#:;~])", " ", text.lower())
+    text = re.sub(r"\s{2,}", " ", text).rstrip("\n").strip(" ")
+    return " ".join(text.split(" ")[:max_words])
+
+
+def numbered_clauses(modifier: str) -> list[str]:
+    """The `N. clause` parts of a generated modifier, in order, without their numbers."""
+    return [m.group(2).strip() for m in _CLAUSE.finditer(modifier) if m.group(2).strip()]
+
+
+def select_caps_compose(modifier: str, rng: random.Random) -> str:
+    """Training-time modifier sampling of the original (`select_caps_compose`).
+
+    With ≥ 2 numbered clauses: a combination modifier (has "4.") keeps one random clause of 1–3 plus
+    clause 4; otherwise two random clauses; periods removed, joined with " and ". Else the raw text.
+    Like the original, a rollback prefix before "1." is dropped.
+    """
+    clauses = numbered_clauses(modifier)
+    if len(clauses) < 2:
+        return modifier
+    if "4." in modifier and len(clauses) >= 4:
+        chosen = [rng.choice(clauses[:3]), clauses[3]]
+    else:
+        chosen = rng.sample(clauses, 2)
+    return " and ".join(c.replace(".", "").strip() for c in chosen)
+
+
+def history_captions(captions: list[str]) -> str:
+    """Concatenated history captions of the combination turn: "FIRST: c0 SECOND: c1 [THIRD: c2]"."""
+    if not 1 <= len(captions) <= len(ORDINALS):
+        raise ValueError(f"history_captions: expected 1–{len(ORDINALS)} captions, got {len(captions)}")
+    return " ".join(f"{o}: {c}" for o, c in zip(ORDINALS, captions))
+
+
+def rollback_reference(modifier: str) -> int:
+    """Which history image a rollback modifier returns to: 0 if it names FIRST, 1 if SECOND, else 2 (tar2)."""
+    if "FIRST" in modifier:
+        return 0
+    if "SECOND" in modifier:
+        return 1
+    return 2
