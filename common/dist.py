@@ -1,0 +1,160 @@
+"""torchrun/DDP helpers: process-group init (gloo on CPU, nccl on CUDA), gathers, seeding, rank-0 output."""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset, DistributedSampler
+
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in the job."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    is_main: bool
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
+
+
+def default_timeout_s() -> float:
+    """Collective timeout in seconds: `$CIR_DIST_TIMEOUT` if set, else 1800."""
+    value = os.environ.get("CIR_DIST_TIMEOUT")
+    if not value:
+        return DEFAULT_TIMEOUT_S
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"environment variable CIR_DIST_TIMEOUT={value!r} is not a number of seconds") from None
+
+
+def init_distributed(timeout_s: float | None = None, backend: str | None = None) -> DistInfo:
+    """Join the torchrun process group if launched by torchrun (WORLD_SIZE > 1); a no-op otherwise."""
+    world_size = _env_int("WORLD_SIZE", 1)
+    rank = _env_int("RANK", 0)
+    local_rank = _env_int("LOCAL_RANK", 0)
+    use_cuda = torch.cuda.is_available()
+    device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world_size > 1 and not dist.is_initialized():
+        timeout = timedelta(seconds=timeout_s if timeout_s is not None else default_timeout_s())
+        dist.init_process_group(backend=backend or ("nccl" if use_cuda else "gloo"), timeout=timeout,
+                                rank=rank, world_size=world_size)
+    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device, is_main=rank == 0)
+
+
+def is_dist() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_rank() -> int:
+    return dist.get_rank() if is_dist() else 0
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if is_dist() else 1
+
+
+def is_main() -> bool:
+    return get_rank() == 0
+
+
+def barrier() -> None:
+    if is_dist():
+        dist.barrier()
+
+
+def all_gather_nograd(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's `tensor` along dim 0 (same shape on every rank), without gradient."""
+    if not is_dist():
+        return tensor.detach()
+    parts = [torch.empty_like(tensor) for _ in range(get_world_size())]
+    dist.all_gather(parts, tensor.detach().contiguous())
+    return torch.cat(parts, dim=0)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sums each rank's gradient for every slice and returns this rank's slice."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> torch.Tensor:
+        stacked = torch.stack(grads).contiguous()
+        dist.all_reduce(stacked)
+        return stacked[dist.get_rank()]
+
+
+def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's `tensor` along dim 0, keeping the gradient path to the local slice.
+
+    Gradients reaching each slice from the losses of all ranks are summed (the loss of the job is the
+    sum of the per-rank losses); DDP then averages parameter gradients over ranks as usual.
+    """
+    if not is_dist():
+        return tensor
+    return torch.cat(_GatherWithGrad.apply(tensor), dim=0)
+
+
+def seed_everything(seed: int, rank: int = 0) -> int:
+    """Seed python, numpy and torch with `seed + rank`; returns the seed used."""
+    effective = int(seed) + int(rank)
+    random.seed(effective)
+    np.random.seed(effective % 2**32)
+    torch.manual_seed(effective)
+    return effective
+
+
+def rank0_print(*args: Any, **kwargs: Any) -> None:
+    """`print` on rank 0 only (flushes, so torchrun output interleaves sensibly)."""
+    if is_main():
+        kwargs.setdefault("flush", True)
+        print(*args, **kwargs)
+
+
+def distributed_sampler(dataset: Dataset, shuffle: bool = True, seed: int = 0,
+                        drop_last: bool = False) -> DistributedSampler:
+    """A sampler sharding `dataset` over ranks (the whole dataset in one process); call `set_epoch` each epoch."""
+    return DistributedSampler(dataset, num_replicas=get_world_size(), rank=get_rank(), shuffle=shuffle,
+                              seed=seed, drop_last=drop_last)
+
+
+def wrap_ddp(model: torch.nn.Module, find_unused_parameters: bool = False) -> torch.nn.Module:
+    """Wrap in DistributedDataParallel when running in a process group; return `model` unchanged otherwise."""
+    if not is_dist():
+        return model
+    device_ids = None
+    if next(model.parameters()).is_cuda:
+        device_ids = [torch.cuda.current_device()]
+    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
+
+
+def cleanup() -> None:
+    """Leave the process group if one was joined."""
+    if is_dist():
+        dist.destroy_process_group()

@@ -1,0 +1,200 @@
+"""Bounded-memory cosine top-k ranking and gallery encoding with an on-disk feature cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from common.checkpoint import CheckpointError, load_checkpoint, save_atomic
+
+CACHE_FORMAT = 1
+
+
+def topk_cosine(queries: torch.Tensor, gallery: torch.Tensor, k: int, exclude: torch.Tensor | None = None,
+                chunk: int = 8192, query_chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k gallery rows by cosine similarity for every query, in chunks with a running top-k.
+
+    Peak extra memory is about `query_chunk x (chunk + 2k)` scores, never `Q x G`. `exclude[q]` is a
+    gallery index removed from query q's ranking (CIRR's reference image; -1 for none). Returns
+    `(scores [Q, k'], indices [Q, k'])` sorted by decreasing score, with k' = min(k, rankable images).
+    """
+    if queries.ndim != 2 or gallery.ndim != 2 or queries.shape[1] != gallery.shape[1]:
+        raise ValueError(f"topk_cosine: need queries [Q, D] and gallery [G, D], got {tuple(queries.shape)} "
+                         f"and {tuple(gallery.shape)}")
+    if k < 1:
+        raise ValueError(f"topk_cosine: k must be >= 1, got {k}")
+    num_gallery = gallery.shape[0]
+    if exclude is not None and exclude.shape != (queries.shape[0],):
+        raise ValueError(f"topk_cosine: exclude must be [Q]={queries.shape[0]}, got {tuple(exclude.shape)}")
+    k = min(k, num_gallery - (1 if exclude is not None and bool((exclude >= 0).any()) else 0))
+    if k < 1:
+        raise ValueError("topk_cosine: the gallery has no image left to rank")
+    all_scores, all_indices = [], []
+    for q_start in range(0, queries.shape[0], query_chunk):
+        q = F.normalize(queries[q_start:q_start + query_chunk].float(), dim=-1)
+        q_exclude = exclude[q_start:q_start + query_chunk].to(q.device) if exclude is not None else None
+        best_scores = q.new_empty((q.shape[0], 0))
+        best_indices = torch.empty((q.shape[0], 0), dtype=torch.long, device=q.device)
+        for g_start in range(0, num_gallery, chunk):
+            g = F.normalize(gallery[g_start:g_start + chunk].to(q.device, torch.float32), dim=-1)
+            sims = q @ g.T
+            if q_exclude is not None:
+                local = q_exclude - g_start
+                rows = torch.nonzero((local >= 0) & (local < g.shape[0])).squeeze(1)
+                sims[rows, local[rows]] = float("-inf")
+            chunk_scores, chunk_idx = sims.topk(min(k, g.shape[0]), dim=1)
+            merged_scores = torch.cat([best_scores, chunk_scores], dim=1)
+            merged_indices = torch.cat([best_indices, chunk_idx + g_start], dim=1)
+            best_scores, order = merged_scores.topk(min(k, merged_scores.shape[1]), dim=1)
+            best_indices = merged_indices.gather(1, order)
+        all_scores.append(best_scores)
+        all_indices.append(best_indices)
+    return torch.cat(all_scores), torch.cat(all_indices)
+
+
+def rank_names(indices: torch.Tensor, names: Sequence[str]) -> list[list[str]]:
+    """Map a `[Q, k]` index matrix to lists of gallery names."""
+    return [[names[i] for i in row] for row in indices.tolist()]
+
+
+def rank_gallery(queries: torch.Tensor, gallery: torch.Tensor, names: Sequence[str], k: int,
+                 exclude_names: Sequence[str] | None = None, chunk: int = 8192) -> list[list[str]]:
+    """Top-k gallery names per query; `exclude_names[q]` (e.g. the reference) is removed when in the gallery."""
+    if len(names) != gallery.shape[0]:
+        raise ValueError(f"rank_gallery: {len(names)} names for {gallery.shape[0]} gallery rows")
+    exclude = None
+    if exclude_names is not None:
+        position = {name: i for i, name in enumerate(names)}
+        exclude = torch.tensor([position.get(name, -1) for name in exclude_names], dtype=torch.long)
+    _, indices = topk_cosine(queries, gallery, k, exclude=exclude, chunk=chunk)
+    return rank_names(indices, names)
+
+
+def rank_subsets(queries: torch.Tensor, gallery: torch.Tensor, names: Sequence[str],
+                 groups: Sequence[Sequence[str]], exclude_names: Sequence[str] | None = None) -> list[list[str]]:
+    """Rank each query's own candidate group (e.g. CIRR's 6 `img_set.members`) by cosine similarity.
+
+    Equals the full ranking restricted to the group; `exclude_names[q]` (the reference) is dropped.
+    """
+    if len(groups) != queries.shape[0]:
+        raise ValueError(f"rank_subsets: {len(groups)} groups for {queries.shape[0]} queries")
+    position = {name: i for i, name in enumerate(names)}
+    q = F.normalize(queries.float(), dim=-1)
+    ranked = []
+    for i, group in enumerate(groups):
+        members = [m for m in group if exclude_names is None or m != exclude_names[i]]
+        missing = [m for m in members if m not in position]
+        if missing:
+            raise ValueError(f"rank_subsets: query {i}: group members {missing} are not in the gallery")
+        g = F.normalize(gallery[[position[m] for m in members]].float(), dim=-1)
+        order = torch.argsort(g @ q[i], descending=True, stable=True)
+        ranked.append([members[j] for j in order.tolist()])
+    return ranked
+
+
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """blake2b over the module's state dict (names, dtypes, shapes, bytes): changes whenever a weight does."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def names_fingerprint(names: Sequence[str]) -> str:
+    """sha256 of the ordered image-name list."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def gallery_cache_key(backbone: torch.nn.Module, names: Sequence[str], transform_id: str,
+                      dtype: torch.dtype) -> dict[str, str]:
+    """The parts that identify a cached gallery: backbone id, weight hash, preprocessing, image list, dtype."""
+    backbone_id = f"{getattr(backbone, 'backend', type(backbone).__name__)}:{getattr(backbone, 'name', '')}"
+    return {
+        "format": str(CACHE_FORMAT),
+        "backbone": backbone_id,
+        "weights": weights_fingerprint(backbone),
+        "preprocessing": transform_id,
+        "images": names_fingerprint(names),
+        "dtype": str(dtype).replace("torch.", ""),
+    }
+
+
+def cache_file(cache_dir: str | Path, key: dict[str, str]) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    return Path(cache_dir) / f"gallery-{digest}.pt"
+
+
+class _ImageListDataset(torch.utils.data.Dataset):
+    def __init__(self, names: Sequence[str], load: Callable[[str], Image.Image],
+                 transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.names, self.load, self.transform = list(names), load, transform
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.transform(self.load(self.names[i]))
+
+
+def _open_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+@torch.no_grad()
+def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_fn: Callable[[str], Path],
+                   cache_dir: str | Path | None, transform_id: str, batch_size: int = 64, *,
+                   transform: Callable[[Image.Image], torch.Tensor] | None = None,
+                   load_image: Callable[[str], Image.Image] | None = None,
+                   dtype: torch.dtype = torch.float16, num_workers: int = 0,
+                   device: str | torch.device | None = None,
+                   progress: Callable | None = None) -> torch.Tensor:
+    """`backbone.encode_image` features [N, D] (float32, not normalised) of `names`, cached on disk.
+
+    The cache key is the backbone id, a hash of its current weights, `transform_id` (name every
+    preprocessing choice in it: transform kind, size, pad ratio, crops), the image-list hash and the
+    storage `dtype`; any change means a new file, never a stale one. Files are written atomically.
+    `transform` defaults to `backbone.preprocess`; `load_image(name)` to opening `image_path_fn(name)`.
+    `cache_dir=None` disables caching.
+    """
+    if len(names) == 0:
+        raise ValueError("encode_gallery: empty image list")
+    path = None
+    key = gallery_cache_key(backbone, names, transform_id, dtype)
+    if cache_dir is not None:
+        path = cache_file(cache_dir, key)
+        if path.is_file():
+            try:
+                cached = load_checkpoint(path)
+            except (CheckpointError, OSError):
+                cached = None
+            if cached is not None and cached.get("key") == key and cached.get("names") == list(names):
+                return cached["features"].float()
+    device = torch.device(device) if device is not None else next(backbone.parameters()).device
+    loader = torch.utils.data.DataLoader(
+        _ImageListDataset(names, load_image or (lambda name: _open_rgb(image_path_fn(name))),
+                          transform or backbone.preprocess),
+        batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    was_training = backbone.training
+    backbone.eval()
+    batches = []
+    try:
+        for images in (progress(loader, desc="encode gallery") if progress else loader):
+            batches.append(backbone.encode_image(images.to(device)).to("cpu", dtype))
+    finally:
+        backbone.train(was_training)
+    features = torch.cat(batches)
+    if path is not None:
+        save_atomic({"key": key, "names": list(names), "features": features}, path)
+    return features.float()
