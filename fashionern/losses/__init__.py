@@ -1,0 +1,4 @@
+"""FashionERN losses."""
+from fashionern.losses.loss import BatchBasedClassificationLoss
+
+__all__ = ["BatchBasedClassificationLoss"]
