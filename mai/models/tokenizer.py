@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import BertTokenizer
 from transformers.models.bert.tokenization_bert import load_vocab
 
-from common.checkpoint import save_atomic_text
+from common.checkpoint import atomic_write
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -36,6 +36,5 @@ def load_tokenizer(vocab_file: str | os.PathLike) -> BertTokenizer:
 def build_word_vocab(texts: Iterable[str], path: str | os.PathLike) -> Path:
     """Write a word-level BERT vocab (special tokens, then every lower-cased word/punctuation, sorted)."""
     words = sorted({w for text in texts for w in _WORD.findall(text.lower())} - set(SPECIAL_TOKENS))
-    out = Path(path)
-    save_atomic_text("\n".join([*SPECIAL_TOKENS, *words]) + "\n", out)
-    return out
+    text = "\n".join([*SPECIAL_TOKENS, *words]) + "\n"
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
