@@ -108,3 +108,13 @@ def require_dirs(root: Path, names: Iterable[str], dataset: str, folder: str) ->
 def unique(names: Iterable[str]) -> list[str]:
     """Names in first-seen order without repeats."""
     return list(dict.fromkeys(names))
+
+
+def require_files(root: Path, names: Iterable[str], dataset: str, folder: str) -> None:
+    """Like :func:`require_dirs` for datasets whose folder holds annotation files at the top level."""
+    if not root.is_dir():
+        raise DataFormatError(root, "root", f"not a directory (expected the {dataset} folder `{folder}/`)")
+    names = list(names)
+    if not any((root / name).is_file() for name in names):
+        hint = f"; did you mean {root / folder}?" if (root / folder).is_dir() else ""
+        raise DataFormatError(root, "root", f"not a {dataset} folder (none of {', '.join(names)}){hint}")
