@@ -1,64 +1,25 @@
 """Atomic saving, safe (weights-only) loading, resumable training state and best-checkpoint keeping."""
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import random
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from common.atomic import atomic_write, write_json_atomic
+
+__all__ = ["CheckpointError", "atomic_write", "write_json_atomic", "save_atomic", "load_checkpoint", "unwrap_model",
+           "rng_state", "set_rng_state", "ResumeState", "save_resume", "load_resume", "BestKeeper"]
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be loaded safely or does not hold what is expected."""
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write a file through `write(fileobj)` into a temporary file in the same folder, fsync, then rename.
-
-    Readers see either the old file or the complete new one; on error the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def write_json_atomic(obj: Any, path: str | os.PathLike, **dump_kwargs: Any) -> Path:
-    """`json.dump(obj)` to `path` atomically (UTF-8, indent 2 unless given)."""
-    dump_kwargs.setdefault("indent", 2)
-    text = json.dumps(obj, **dump_kwargs) + "\n"
-    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:

@@ -11,7 +11,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common.checkpoint import write_json_atomic
+import torch
+
+from common.atomic import write_json_atomic
 from common.dist import is_main
 
 METRICS_FILE = "metrics.json"
@@ -27,9 +29,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def package_versions() -> dict[str, str | None]:
-    """Versions of python and the packages a result depends on (None when not installed)."""
+    """Versions of python and the packages a result depends on (None when not installed).
+
+    torch's build tag (e.g. `2.14.1+cu130`) is kept: it tells CPU and CUDA wheels apart.
+    """
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for key, dist_name in TRACKED_PACKAGES.items():
+        if key == "torch":
+            versions[key] = torch.__version__
+            continue
         try:
             versions[key] = metadata.version(dist_name)
         except metadata.PackageNotFoundError:

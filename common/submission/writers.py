@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.checkpoint import write_json_atomic
+from common.atomic import write_json_atomic
 from common.submission.validate import CIRCO_TOP_K, CIRR_SUBSET_TOP_K, CIRR_TOP_K, check_content
 
 
