@@ -1,0 +1,60 @@
+"""Reading CLIP checkpoints from disk (OpenAI JIT archives, state dicts, CLIP4Cir `{"CLIP": ...}` files), never downloading."""
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# Non-parameter entries OpenAI's JIT archives carry in their state dict.
+_OPENAI_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
+OPENAI_CLIP_CACHE = Path(os.path.expanduser("~/.cache/clip"))  # where OpenAI clip and open_clip put URL downloads
+
+
+@dataclass
+class Checkpoint:
+    """A state dict plus where it came from: "jit" (OpenAI archive), "clip4cir" ({"CLIP": ...}) or "state_dict"."""
+
+    state_dict: dict[str, torch.Tensor]
+    kind: str
+    path: Path
+
+
+def missing_weight_error(what: str, where: str) -> FileNotFoundError:
+    """The one-line error every loader raises for a missing weight file."""
+    return FileNotFoundError(f"{what} not found: put it at {where} (no download is attempted)")
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("constants.pkl") for name in archive.namelist())
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a CLIP state dict from `path`; unwraps CLIP4Cir's "CLIP" entry and training "state_dict" wrappers."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing_weight_error(f"CLIP checkpoint {path}", str(path))
+    if _is_torchscript(path):
+        state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        kind = "jit"
+    elif path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        state, kind = load_file(str(path)), "state_dict"
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        kind = "state_dict"
+        if isinstance(state, dict) and "CLIP" in state:
+            state, kind = state["CLIP"], "clip4cir"
+        elif isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a CLIP state dict (expected a mapping of parameter names to tensors)")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if k not in _OPENAI_METADATA_KEYS}
+    return Checkpoint(state_dict=state, kind=kind, path=path)
