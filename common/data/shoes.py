@@ -51,6 +51,7 @@ class Shoes(BenchmarkReader):
             self.check_images()
 
     def _register(self, relpath: str, path: Path, field: str) -> str:
+        relpath = relpath.lstrip("/")
         name = shoes_name(relpath)
         known = self._relpaths.setdefault(name, relpath)
         if known != relpath:
@@ -85,7 +86,7 @@ class Shoes(BenchmarkReader):
     def image_path(self, name: str) -> Path:
         if name not in self._relpaths:
             raise DataFormatError(self.root / f"split.{self.split}.json", name, "image not listed in this split")
-        return self.root / self._relpaths[name].lstrip("/")
+        return self.root / self._relpaths[name]
 
     def _query_images(self) -> list[str]:
         return [name for t in self.queries for name in (t.reference, t.target)]

@@ -133,13 +133,15 @@ def _unreadable(paths: list[Path]) -> list[str]:
 
 
 def verify(dataset: str, root: Path, expected: str = "full", allow_missing: bool = False,
-           decode: bool = True, out=sys.stdout) -> int:
-    """Print the report for one dataset folder and return the exit status."""
+           decode: bool = True, out=None) -> int:
+    """Print the report for one dataset folder (to ``out``, default stdout) and return the exit status."""
+    out = out if out is not None else sys.stdout
     print(f"verify {dataset} at {root} (expected sizes: {expected})", file=out)
     broken: list[str] = []
     images: dict[Path, str] = {}
     loaded = 0
-    for unit in UNITS[dataset](root):
+    units = UNITS[dataset](root)
+    for unit in units:
         if not unit.probe.exists():
             status = "absent"
             if expected == "full" and unit.expected:
@@ -174,6 +176,10 @@ def verify(dataset: str, root: Path, expected: str = "full", allow_missing: bool
                 images.setdefault(reader.image_path(name), name)
     if loaded == 0:
         broken.append(f"no split of {dataset} found under {root}")
+        try:
+            units[0].build()
+        except DataFormatError as err:
+            broken[-1] += f" ({err})"
     missing = [path for path in images if not path.is_file()]
     unreadable = _unreadable([path for path in images if path.is_file()]) if decode else []
     present = len(images) - len(missing)
