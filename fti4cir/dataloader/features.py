@@ -1,0 +1,64 @@
+"""Frozen-CLIP features FTI4CIR consumes — global feature + patch tokens before ln_post — cached on disk."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from common.checkpoint import CheckpointError, load_checkpoint, save_atomic
+from common.retrieval import cache_file, gallery_cache_key
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, paths: Sequence[Path], transform: Callable):
+        self.paths, self.transform = list(paths), transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        with Image.open(self.paths[index]) as image:
+            return self.transform(image.convert("RGB"))
+
+
+def patch_tokens(backbone, images: torch.Tensor) -> torch.Tensor:
+    """The original's `get_img_patch_feats`: last-block tokens before ln_post, CLS included (ViT; ResNet: final map)."""
+    return backbone.encode_image_tokens(images, after_ln_post=False, include_cls=not backbone.arch.is_resnet)
+
+
+@torch.no_grad()
+def image_features(backbone, names: Sequence[str], image_path: Callable[[str], Path], transform: Callable,
+                   transform_id: str, cache_dir: str | Path | None, batch_size: int = 64, num_workers: int = 0,
+                   progress: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(global [N, D] float32, patch tokens [N, T, W] float32) of `names`; stored as float16 under `cache_dir`.
+
+    The cache key is common.retrieval's (backbone id, weight hash, preprocessing, image list, dtype), so
+    any change of weights, transform or images means a new file.
+    """
+    if not names:
+        raise ValueError("image_features: empty image list")
+    key = gallery_cache_key(backbone, names, f"{transform_id}|fti4cir.global+patch_tokens", torch.float16)
+    path = cache_file(cache_dir, key) if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            cached = load_checkpoint(path)
+        except (CheckpointError, OSError):
+            cached = None
+        if cached is not None and cached.get("key") == key and cached.get("names") == list(names):
+            return cached["global"].float(), cached["patches"].float()
+    loader = torch.utils.data.DataLoader(_Images([image_path(n) for n in names], transform), batch_size=batch_size,
+                                         num_workers=num_workers)
+    was_training = backbone.training
+    backbone.eval()
+    global_feats, patches = [], []
+    for images in (progress(loader, desc="CLIP features") if progress else loader):
+        images = images.to(backbone.device)
+        global_feats.append(backbone.encode_image(images).cpu().half())
+        patches.append(patch_tokens(backbone, images).cpu().half())
+    backbone.train(was_training)
+    result = {"key": key, "names": list(names), "global": torch.cat(global_feats), "patches": torch.cat(patches)}
+    if path is not None:
+        save_atomic(result, path)
+    return result["global"].float(), result["patches"].float()
