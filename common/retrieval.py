@@ -103,7 +103,7 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     for name, tensor in sorted(module.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -117,13 +117,13 @@ def names_fingerprint(names: Sequence[str]) -> str:
 
 
 def gallery_cache_key(backbone: torch.nn.Module, names: Sequence[str], transform_id: str,
-                      dtype: torch.dtype) -> dict[str, str]:
+                      dtype: torch.dtype, weights_id: str | None = None) -> dict[str, str]:
     """The parts that identify a cached gallery: backbone id, weight hash, preprocessing, image list, dtype."""
     backbone_id = f"{getattr(backbone, 'backend', type(backbone).__name__)}:{getattr(backbone, 'name', '')}"
     return {
         "format": str(CACHE_FORMAT),
         "backbone": backbone_id,
-        "weights": weights_fingerprint(backbone),
+        "weights": weights_id or weights_fingerprint(backbone),
         "preprocessing": transform_id,
         "images": names_fingerprint(names),
         "dtype": str(dtype).replace("torch.", ""),
@@ -159,19 +159,20 @@ def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_f
                    load_image: Callable[[str], Image.Image] | None = None,
                    dtype: torch.dtype = torch.float16, num_workers: int = 0,
                    device: str | torch.device | None = None,
-                   progress: Callable | None = None) -> torch.Tensor:
+                   progress: Callable | None = None, weights_id: str | None = None) -> torch.Tensor:
     """`backbone.encode_image` features [N, D] (float32, not normalised) of `names`, cached on disk.
 
     The cache key is the backbone id, a hash of its current weights, `transform_id` (name every
     preprocessing choice in it: transform kind, size, pad ratio, crops), the image-list hash and the
     storage `dtype`; any change means a new file, never a stale one. Files are written atomically.
     `transform` defaults to `backbone.preprocess`; `load_image(name)` to opening `image_path_fn(name)`.
-    `cache_dir=None` disables caching.
+    `cache_dir=None` disables caching. `weights_id` (a `weights_fingerprint(backbone)` computed earlier)
+    saves re-hashing a large model for every gallery; it must describe the backbone's current weights.
     """
     if len(names) == 0:
         raise ValueError("encode_gallery: empty image list")
     path = None
-    key = gallery_cache_key(backbone, names, transform_id, dtype)
+    key = gallery_cache_key(backbone, names, transform_id, dtype, weights_id)
     if cache_dir is not None:
         path = cache_file(cache_dir, key)
         if path.is_file():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import platform
 import subprocess
@@ -45,8 +46,12 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+@functools.lru_cache(maxsize=None)
 def git_sha(repo: Path = REPO_ROOT) -> str | None:
-    """HEAD commit of the repository, with a `-dirty` suffix when tracked files are modified; None outside git."""
+    """HEAD commit of the repository, with a `-dirty` suffix when tracked files are modified; None outside git.
+
+    Computed once per process: the code that runs is the code of the process start.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()

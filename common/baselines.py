@@ -1,0 +1,419 @@
+"""Training-free CIR baselines (image-only, text-only, CLIP feature sum) on every benchmark via the common readers.
+
+    python -m common.baselines --data-root datasets/synthetic --backbone synthetic-tiny --output-dir outputs/baselines
+
+Queries: image-only = f_img(reference); text-only = f_txt(text as written); feature sum (CLIP4Cir's
+element-wise sum) = normalize(normalize(f_img) + normalize(f_txt)). The gallery is ranked by cosine similarity.
+Each (method, protocol) writes `<output-dir>/<method>/<protocol>/[<subset>/]metrics.json` and `predictions.json`.
+Texts: FashionIQ joins its two captions as CLIP4Cir evaluates them (`fiq_caption(c1, c2, "eval")`); Shoes and CIRR
+use the relative caption, Fashion200k the TIRG modifier, CIRCO the relative caption (`circo.relcap`), GeneCIS
+the condition. FashionMT (final turn, target tar3): the last image tar2 and the last modifier mod3 (the
+single-turn baseline a multi-turn method must beat), plus a feature sum over all three history images and
+modifiers (variant `all-turns`). Reference removal only for CIRR; Fashion200k counts caption matches as hits.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from common.clip import load_clip
+from common.data import CIRCO, CIRR, FashionIQ, FashionMT, Fashion200k, GeneCIS, Shoes, check_coverage, fiq_caption
+from common.data.base import BenchmarkReader
+from common.data.fashionmt import SUBSETS as FASHIONMT_SUBSETS
+from common.data.genecis import TASKS as GENECIS_TASKS
+from common.dist import barrier, cleanup, init_distributed
+from common.metrics import (circo_report, cirr_report, fiq_report, final_turn_recall, genecis_report,
+                            recall_report, shoes_avg)
+from common.retrieval import encode_gallery, rank_gallery, rank_subsets, weights_fingerprint
+from common.tracking import RunTracker
+from common.viewer import save_predictions
+
+METHODS = ("image_only", "text_only", "feature_sum")
+BENCHMARKS = ("fashioniq", "shoes", "fashion200k", "cirr", "circo", "genecis", "fashionmt")
+FOLDERS = {"fashioniq": "fashion-iq", "shoes": "shoes", "fashion200k": "fashion200k", "cirr": "cirr_dataset",
+           "circo": "CIRCO", "genecis": "genecis", "fashionmt": "FashionMT"}
+TOP = 50
+PREDICTION_ROWS = 60
+HEADLINES = {
+    "fiq": ("average_R@10", "average_R@50", "avg"), "shoes": ("R@1", "R@10", "R@50", "avg"),
+    "f200k": ("R@1", "R@10", "R@50"), "cirr": ("R@1", "R@5", "R@10", "Rsubset@1", "avg"),
+    "circo": ("mAP@5", "mAP@10", "mAP@25", "mAP@50"), "genecis": ("R@1", "R@2", "R@3"),
+    "fashionmt": ("R@1", "R@5", "R@10", "R@20", "mean"),
+}
+
+
+@dataclass
+class Run:
+    """One metrics.json to write: a method on one protocol (and subset)."""
+
+    method: str
+    protocol: str
+    dataset: str
+    split: str
+    metrics: dict[str, float]
+    coverage: dict[str, Any]
+    predictions: list[dict]
+    image_paths: dict[str, Path]
+    subset: str | None = None
+    variant: str | None = None
+    extra_config: dict[str, Any] = field(default_factory=dict)
+
+
+def compose(method: str, image: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor:
+    """The query feature of a baseline from (unnormalised) image and text features."""
+    if method == "image_only":
+        return image
+    if method == "text_only":
+        return text
+    if method == "feature_sum":
+        return F.normalize(F.normalize(image, dim=-1) + F.normalize(text, dim=-1), dim=-1)
+    raise ValueError(f"unknown baseline method {method!r}; expected one of {METHODS}")
+
+
+class FeatureExtractor:
+    """Image features through the cached `encode_gallery`, text features in batches."""
+
+    def __init__(self, backbone: torch.nn.Module, cache_dir: Path | None, batch_size: int, num_workers: int,
+                 progress: Callable | None = None) -> None:
+        self.backbone, self.cache_dir = backbone, cache_dir
+        self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
+        self.transform_id = f"targetpad1.25-{backbone.image_size}px"
+        self.weights_id = weights_fingerprint(backbone)
+
+    def images(self, names: Sequence[str], path_fn: Callable[[str], Path],
+               load_image: Callable[[str], Image.Image] | None = None,
+               preprocessing: str = "") -> tuple[torch.Tensor, dict[str, int]]:
+        """Features of the unique `names` and each name's row."""
+        unique = list(dict.fromkeys(names))
+        features = encode_gallery(self.backbone, unique, path_fn, self.cache_dir,
+                                  self.transform_id + preprocessing, self.batch_size, load_image=load_image,
+                                  num_workers=self.num_workers, progress=self.progress,
+                                  weights_id=self.weights_id)
+        return features, {name: i for i, name in enumerate(unique)}
+
+    @torch.no_grad()
+    def texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """`encode_text` features [len(texts), D] (float32, not normalised)."""
+        unique = list(dict.fromkeys(texts))
+        self.backbone.eval()
+        parts = [self.backbone.encode_text(self.backbone.tokenize(unique[i:i + 256])).float().cpu()
+                 for i in range(0, len(unique), 256)]
+        features = torch.cat(parts)
+        row = {text: i for i, text in enumerate(unique)}
+        return features[[row[t] for t in texts]]
+
+
+def _rows(features: torch.Tensor, index: dict[str, int], names: Sequence[str]) -> torch.Tensor:
+    return features[[index[name] for name in names]]
+
+
+def _coverage(reader: BenchmarkReader, allow_partial: bool) -> tuple[dict[str, Any], set[str]]:
+    report = check_coverage(reader, allow_partial)
+    return report, set(reader.missing_images()) if report["missing"] else set()
+
+
+def _prediction_rows(references: Sequence[str | None], texts: Sequence[str], targets: Sequence[Sequence[str]],
+                     ranked: Sequence[Sequence[str]], limit: int = PREDICTION_ROWS) -> list[dict]:
+    return [{"reference": r, "text": t, "targets": list(g), "ranked": list(k[:10])}
+            for r, t, g, k in list(zip(references, texts, targets, ranked))[:limit]]
+
+
+def _queries(methods: Sequence[str], images: torch.Tensor, texts: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {m: compose(m, images, texts) for m in methods}
+
+
+def eval_fashioniq(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    reader = FashionIQ(root, "val")
+    coverage, missing = _coverage(reader, allow_partial)
+    features, index = fx.images([n for n in reader.referenced_images() if n not in missing], reader.image_path)
+    runs = []
+    for protocol in reader.protocols:
+        per_category: dict[str, dict[str, dict[str, float]]] = {m: {} for m in methods}
+        predictions: dict[str, list[dict]] = {m: [] for m in methods}
+        used = 0
+        for category in reader.categories:
+            gallery = [n for n in reader.gallery(protocol, category=category) if n not in missing]
+            triplets = [t for t in reader.triplets_of(category) if t.candidate not in missing and t.target not in missing]
+            used += len(triplets)
+            texts = [fiq_caption(*t.captions, mode="eval") for t in triplets]
+            queries = _queries(methods, _rows(features, index, [t.candidate for t in triplets]), fx.texts(texts))
+            for method, query in queries.items():
+                ranked = rank_gallery(query, _rows(features, index, gallery), gallery, TOP)
+                targets = [t.target for t in triplets]
+                per_category[method][category] = recall_report(ranked, targets, (1, 5, 10, 50))
+                predictions[method] += _prediction_rows([t.candidate for t in triplets], texts, [[g] for g in targets],
+                                                        ranked, PREDICTION_ROWS // len(reader.categories))
+        for method in methods:
+            runs.append(Run(method, protocol, "fashioniq", "val", fiq_report(per_category[method]),
+                            {**coverage, "queries": used, "queries_total": len(reader.triplets)},
+                            predictions[method], {n: reader.image_path(n) for n in index}))
+    return runs
+
+
+def _single_gallery_runs(reader: BenchmarkReader, fx: FeatureExtractor, methods: Sequence[str], dataset: str,
+                         references: list[str], texts: list[str], targets: list, gallery: list[str],
+                         report: Callable[[list[list[str]]], dict[str, float]], coverage: dict[str, Any],
+                         exclude_reference: bool = False) -> tuple[list[Run], dict[str, list[list[str]]]]:
+    features, index = fx.images(list(gallery) + references, reader.image_path)
+    queries = _queries(methods, _rows(features, index, references), fx.texts(texts))
+    runs, rankings = [], {}
+    for method, query in queries.items():
+        ranked = rank_gallery(query, _rows(features, index, gallery), gallery, TOP,
+                              exclude_names=references if exclude_reference else None)
+        rankings[method] = ranked
+        shown = [sorted(t) if isinstance(t, (set, frozenset)) else [t] for t in targets]
+        runs.append(Run(method, reader.protocols[0], dataset, reader.split, report(ranked), coverage,
+                        _prediction_rows(references, texts, shown, ranked), {n: reader.image_path(n) for n in index}))
+    return runs, rankings
+
+
+def eval_shoes(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    reader = Shoes(root, "val")
+    coverage, missing = _coverage(reader, allow_partial)
+    triplets = [t for t in reader.queries if t.reference not in missing and t.target not in missing]
+    gallery = [n for n in reader.gallery() if n not in missing]
+    targets = [t.target for t in triplets]
+
+    def report(ranked: list[list[str]]) -> dict[str, float]:
+        recalls = recall_report(ranked, targets, (1, 10, 50))
+        return {**recalls, "avg": shoes_avg(recalls)}
+
+    runs, _ = _single_gallery_runs(reader, fx, methods, "shoes", [t.reference for t in triplets],
+                                   [t.caption for t in triplets], targets, gallery, report,
+                                   {**coverage, "queries": len(triplets), "queries_total": len(reader.queries)})
+    return runs
+
+
+def eval_fashion200k(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    reader = Fashion200k(root, "test")
+    coverage, missing = _coverage(reader, allow_partial)
+    pairs = [p for p in reader.queries if p.reference not in missing and p.target not in missing]
+    gallery = [n for n in reader.gallery() if n not in missing]
+    with_caption: dict[str, set[str]] = {}
+    for name in gallery:
+        with_caption.setdefault(reader.caption_of(name), set()).add(name)
+    targets = [with_caption.get(p.target_caption, {p.target}) for p in pairs]
+    runs, _ = _single_gallery_runs(reader, fx, methods, "fashion200k", [p.reference for p in pairs],
+                                   [p.modifier for p in pairs], targets, gallery,
+                                   lambda ranked: recall_report(ranked, targets, (1, 10, 50)),
+                                   {**coverage, "queries": len(pairs), "queries_total": len(reader.queries)})
+    return runs
+
+
+def eval_cirr(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    reader = CIRR(root, "val")
+    coverage, missing = _coverage(reader, allow_partial)
+    triplets = [t for t in reader.queries if not (set(t.members) | {t.reference, t.target}) & missing]
+    gallery = [n for n in reader.gallery() if n not in missing]
+    references = [t.reference for t in triplets]
+    features, index = fx.images(gallery + references, reader.image_path)
+    texts = [t.caption for t in triplets]
+    targets = [t.target for t in triplets]
+    groups = [list(t.members) for t in triplets]
+    gallery_features = _rows(features, index, gallery)
+    runs = []
+    for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
+        ranked = rank_gallery(query, gallery_features, gallery, TOP, exclude_names=references)
+        subset = rank_subsets(query, gallery_features, gallery, groups, exclude_names=references)
+        runs.append(Run(method, "cirr.rc2", "cirr", "val", cirr_report(ranked, subset, targets, groups),
+                        {**coverage, "queries": len(triplets), "queries_total": len(reader.queries)},
+                        _prediction_rows(references, texts, [[t] for t in targets], ranked),
+                        {n: reader.image_path(n) for n in index}))
+    return runs
+
+
+def eval_circo(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    reader = CIRCO(root, "val")
+    coverage, missing = _coverage(reader, allow_partial)
+    queries = [q for q in reader.queries if q.reference not in missing and not set(q.gt_ids) & missing]
+    gallery = [n for n in reader.gallery("circo.relcap") if n not in missing]
+    features, index = fx.images(gallery + [q.reference for q in queries], reader.image_path)
+    texts = [q.relative_caption for q in queries]
+    gallery_features = _rows(features, index, gallery)
+    runs = []
+    for method, query in _queries(methods, _rows(features, index, [q.reference for q in queries]),
+                                  fx.texts(texts)).items():
+        ranked = rank_gallery(query, gallery_features, gallery, TOP)
+        report = circo_report(ranked, [set(q.gt_ids) for q in queries], [q.target for q in queries])
+        runs.append(Run(method, "circo.relcap", "circo", "val", report,
+                        {**coverage, "queries": len(queries), "queries_total": len(reader.queries)},
+                        _prediction_rows([q.reference for q in queries], texts, [list(q.gt_ids) for q in queries],
+                                         ranked), {n: reader.image_path(n) for n in index}))
+    return runs
+
+
+def _genecis_id(image) -> str:
+    return image.name if image.bbox is None else f"{image.name}@" + ",".join(f"{v:g}" for v in image.bbox)
+
+
+def eval_genecis(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    runs = []
+    for task in GENECIS_TASKS:
+        if not (root / f"{task}.json").is_file():
+            print(f"baselines: genecis.{task}: {root / f'{task}.json'} not found, skipped", file=sys.stderr)
+            continue
+        reader = GeneCIS(root, task)
+        coverage, missing = _coverage(reader, allow_partial)
+        templates = [t for t in reader.queries
+                     if not {i.name for i in (t.reference, *t.candidates)} & missing]
+        images = {_genecis_id(i): i for t in templates for i in (t.reference, *t.candidates)}
+        features, index = fx.images(list(images), lambda crop: reader.image_path(images[crop].name),
+                                    load_image=lambda crop: reader.load_image(images[crop]).convert("RGB"),
+                                    preprocessing="+genecis-vaw-crop" if reader.is_attribute_task else "")
+        texts = [t.condition for t in templates]
+        candidates = F.normalize(torch.stack([_rows(features, index, [_genecis_id(c) for c in t.candidates])
+                                              for t in templates]), dim=-1)
+        references = [_genecis_id(t.reference) for t in templates]
+        paths = {crop: reader.image_path(image.name) for crop, image in images.items()}
+        for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
+            scores = torch.einsum("nd,ncd->nc", F.normalize(query, dim=-1), candidates)
+            order = scores.argsort(dim=1, descending=True).tolist()
+            ranked = [[_genecis_id(t.candidates[j]) for j in row] for t, row in zip(templates, order)]
+            runs.append(Run(method, f"genecis.{task}", "genecis", task, genecis_report(scores),
+                            {**coverage, "queries": len(templates), "queries_total": len(reader.queries)},
+                            _prediction_rows(references, texts, [[_genecis_id(t.target)] for t in templates],
+                                             ranked), paths))
+    return runs
+
+
+def eval_fashionmt(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
+    runs = []
+    for subset, prefix in FASHIONMT_SUBSETS.items():
+        eval_part = "val" if subset == "fiq" else "test"
+        if not (root / "modifiers" / f"{prefix}_{eval_part}_cap.json").is_file():
+            continue
+        reader = FashionMT(root, "test", subset=subset)
+        coverage, missing = _coverage(reader, allow_partial)
+        sessions = [s for s in reader.queries if not set(s.images) & missing]
+        gallery = [n for n in reader.gallery() if n not in missing]
+        features, index = fx.images(gallery + [n for s in sessions for n in s.images[:3]], reader.image_path)
+        gallery_features = _rows(features, index, gallery)
+        targets = [s.tar3 for s in sessions]
+        coverage = {**coverage, "queries": len(sessions), "queries_total": len(reader.queries)}
+        last_images = _rows(features, index, [s.tar2 for s in sessions])
+        last_texts = fx.texts([s.mod3 for s in sessions])
+        queries = {(m, None): q for m, q in _queries(methods, last_images, last_texts).items()}
+        if "feature_sum" in methods:
+            history_images = sum(F.normalize(_rows(features, index, [s.images[k] for s in sessions]), dim=-1)
+                                 for k in range(3))
+            history_texts = sum(F.normalize(fx.texts([s.modifiers[k] for s in sessions]), dim=-1) for k in range(3))
+            queries[("feature_sum", "all-turns")] = compose("feature_sum", history_images, history_texts)
+        paths = {n: reader.image_path(n) for n in index}
+        for (method, variant), query in queries.items():
+            ranked = rank_gallery(query, gallery_features, gallery, TOP)
+            runs.append(Run(method, "fashionmt.final_turn", "fashionmt", "test", final_turn_recall(ranked, targets),
+                            coverage, _prediction_rows([s.tar2 for s in sessions], [s.mod3 for s in sessions],
+                                                       [[t] for t in targets], ranked), paths, subset=subset,
+                            variant=subset if variant is None else f"{subset}, {variant}",
+                            extra_config={"fashionmt_subset": subset, "query": variant or "last-turn"}))
+    return runs
+
+
+EVALUATORS: dict[str, Callable[[FeatureExtractor, Path, Sequence[str], bool], list[Run]]] = {
+    "fashioniq": eval_fashioniq, "shoes": eval_shoes, "fashion200k": eval_fashion200k, "cirr": eval_cirr,
+    "circo": eval_circo, "genecis": eval_genecis, "fashionmt": eval_fashionmt,
+}
+
+
+def run_dir(output_dir: Path, run: Run) -> Path:
+    folder = output_dir / run.method / run.protocol
+    return folder / run.subset if run.subset else folder
+
+
+def write_run(output_dir: Path, run: Run, config: dict[str, Any]) -> Path:
+    """metrics.json (+ predictions.json for the viewer) of one run."""
+    folder = run_dir(output_dir, run)
+    tracker = RunTracker(folder, run.method, run.dataset, run.split, run.protocol,
+                         {**config, **run.extra_config, "method": run.method}, variant=run.variant, tensorboard=False)
+    path = tracker.write_metrics(run.metrics, run.coverage)
+    save_predictions(folder, run.protocol, run.predictions, run.image_paths)
+    return path
+
+
+def format_table(runs: Sequence[Run]) -> str:
+    """A markdown table: one row per run with its protocol's headline metrics."""
+    lines = ["| method | protocol | metrics |", "|---|---|---|"]
+    for run in runs:
+        keys = HEADLINES[run.protocol.split(".")[0]]
+        values = ", ".join(f"{k} {run.metrics[k]:.2f}" for k in keys if k in run.metrics)
+        name = run.method + (f" ({run.variant})" if run.variant else "")
+        lines.append(f"| {name} | {run.protocol} | {values} |")
+    return "\n".join(lines)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("CIR_CACHE", Path.home() / ".cache" / "cir")).expanduser() / "features"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m common.baselines", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=Path("datasets"))
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs/baselines"))
+    parser.add_argument("--backbone", default="synthetic-tiny", help="CLIP name for common.clip.load_clip")
+    parser.add_argument("--backend", default="auto", choices=("auto", "openai", "open_clip", "hf"))
+    parser.add_argument("--pretrained", default=None, help="local CLIP weights (file or folder)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--benchmarks", nargs="+", default=None, choices=BENCHMARKS,
+                        help="default: every benchmark whose folder exists under --data-root")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="image feature cache")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="evaluate even when images are missing (queries touching them are dropped; recorded)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    info = init_distributed()
+    try:
+        if info.is_main:
+            run_baselines(args)
+        barrier()
+    finally:
+        cleanup()
+    return 0
+
+
+def run_baselines(args: argparse.Namespace, backbone: torch.nn.Module | None = None) -> list[Run]:
+    """Evaluate the requested baselines, write every run, print the table; returns the runs.
+
+    `backbone` (a ClipBackbone) overrides loading `args.backbone`.
+    """
+    benchmarks = args.benchmarks
+    if benchmarks is None:
+        benchmarks = [b for b in BENCHMARKS if (args.data_root / FOLDERS[b]).is_dir()]
+        for skipped in sorted(set(BENCHMARKS) - set(benchmarks)):
+            print(f"baselines: {args.data_root / FOLDERS[skipped]} not found, {skipped} skipped", file=sys.stderr)
+        if not benchmarks:
+            raise FileNotFoundError(f"{args.data_root}: no benchmark folder found ({', '.join(FOLDERS.values())})")
+    if backbone is None:
+        backbone = load_clip(args.backbone, backend=args.backend, pretrained=args.pretrained, device=args.device)
+    backbone.eval()
+    fx = FeatureExtractor(backbone, None if args.no_cache else args.cache_dir, args.batch_size, args.num_workers)
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    config.update(backbone_id=f"{getattr(backbone, 'backend', '')}:{getattr(backbone, 'name', '')}",
+                  backbone_weights=fx.weights_id, preprocessing=fx.transform_id)
+    runs: list[Run] = []
+    for benchmark in benchmarks:
+        print(f"baselines: {benchmark} ...", file=sys.stderr, flush=True)
+        for run in EVALUATORS[benchmark](fx, args.data_root / FOLDERS[benchmark], args.methods, args.allow_partial):
+            write_run(args.output_dir, run, config)
+            runs.append(run)
+    print(format_table(runs), flush=True)
+    return runs
+
+
+if __name__ == "__main__":
+    sys.exit(main())
