@@ -1,0 +1,1 @@
+"""FashionERN data: benchmark adapters over `common.data` and frozen-CLIP feature stores."""

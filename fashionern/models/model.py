@@ -16,7 +16,8 @@ class ERN(nn.Module):
     itself is not part of this module (its features are cached once; see README).
 
     Modes: "text" -> TME(text ids, reference patches) = (global, seq, align);
-    "index" -> gallery embedding; "test" -> query embedding; "train" -> (query, target).
+    "index" -> gallery embedding; "test" -> query embedding; "train" -> (query, target), or with
+    TME and `text` ids given (text features computed inside, one forward for DDP) -> (query, target, align).
     """
 
     def __init__(self, feature_dim: int, tme: TME | None = None):
@@ -45,6 +46,10 @@ class ERN(nn.Module):
         if mode == "test":
             return self.DVR(ref_local_feats, text_seq_feats, ref_feats, text_feats)
         if mode == "train":
+            align = None
+            if text is not None and self.has_tme:
+                text_feats, text_seq_feats, align = self.TME(text, ref_local_feats)
             query = self.DVR(ref_local_feats, text_seq_feats, ref_feats, text_feats)
-            return query, self.Combiner_module(tar_feats, self.SR_module(tar_local_feats))
+            target = self.Combiner_module(tar_feats, self.SR_module(tar_local_feats))
+            return (query, target) if align is None else (query, target, align)
         raise ValueError(f"ERN: unknown mode '{mode}' (text, index, test, train)")

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.clip.towers import openai_block
+
 
 class TextTower:
     """Frozen pieces of a CLIP text encoder: token + position embedding, blocks, ln_final, projection.
@@ -27,6 +29,7 @@ class TextTower:
     """
 
     def __init__(self, clip_model: nn.Module):
+        clip_model = getattr(clip_model, "text", clip_model)
         for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final", "text_projection"):
             if getattr(clip_model, attr, None) is None:
                 raise TypeError(f"TextTower: {type(clip_model).__name__} has no '{attr}' "
@@ -39,6 +42,16 @@ class TextTower:
         proj = clip_model.text_projection
         self.embed_dim = int(proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1])
         self.heads = int(self.blocks[0].attn.num_heads)
+
+    @classmethod
+    def from_backbone(cls, backbone: nn.Module) -> "TextTower":
+        """The text tower of a `common.clip.ClipBackbone` (open_clip or OpenAI backend)."""
+        inner = getattr(backbone, "model", None)
+        if inner is None or getattr(backbone, "backend", "") == "hf":
+            raise TypeError(f"TextTower: backbone {getattr(backbone, 'name', backbone)!r} "
+                            f"(backend {getattr(backbone, 'backend', '?')!r}) is not an open_clip or OpenAI CLIP; "
+                            "load it with backend='open_clip' or 'openai'")
+        return cls(inner)
 
     def parameters(self):
         """The frozen CLIP text parameters (for freezing and device moves)."""
@@ -56,12 +69,7 @@ class TextTower:
         blk = self.blocks[index]
         if self.batch_first:
             return blk(x, attn_mask=mask)
-        y = x.transpose(0, 1)
-        try:
-            y = blk(y, attn_mask=mask)
-        except TypeError:  # OpenAI clip blocks carry their own mask
-            y = blk(y)
-        return y.transpose(0, 1)
+        return openai_block(blk, x.transpose(0, 1), mask).transpose(0, 1)
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         """ln_final then text projection, on any leading shape [..., W] -> [..., D]."""

@@ -1,0 +1,13 @@
+"""Train FashionERN on CIRR: `python fashionern/run/train_cirr.py --data-root ... --output-dir ...` (or under torchrun)."""
+from __future__ import annotations
+
+from fashionern.run.options import train_parser
+from fashionern.run.trainer import train
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return train("cirr", argv, train_parser("cirr"))
+
+
+if __name__ == "__main__":
+    main()
