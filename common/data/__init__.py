@@ -1,12 +1,12 @@
 """One reader per benchmark format (records, galleries by protocol, image paths) plus coverage and verify."""
-from common.data.base import BenchmarkReader
+from common.data.base import BenchmarkReader, ImageRecord
 from common.data.circo import CIRCO, CIRCOQuery
 from common.data.cirr import CIRR, CIRRTriplet
 from common.data.corpus import CaptionCorpus, load_hf_captions
 from common.data.coverage import check_coverage, coverage
 from common.data.errors import DataFormatError
 from common.data.fashion200k import Fashion200k, Fashion200kImage, Fashion200kPair
-from common.data.fashioniq import FashionIQ, FashionIQTriplet, ImageRecord, fiq_caption
+from common.data.fashioniq import FashionIQ, FashionIQTriplet, fiq_caption
 from common.data.fashionmt import FashionMT, FashionMTSession
 from common.data.genecis import GeneCIS, GeneCISImage, GeneCISTemplate, genecis_crop
 from common.data.imagenet import ImageCaptionPair, ImageNetCaptions

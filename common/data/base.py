@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from common.data.errors import DataFormatError
 from common.data.parsing import unique
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of a split (the originals' "classic" mode item); ``group`` is its category or split."""
+
+    name: str
+    group: str
 
 
 class BenchmarkReader(abc.ABC):
@@ -17,7 +26,7 @@ class BenchmarkReader(abc.ABC):
     """
 
     dataset: ClassVar[str]
-    protocols: ClassVar[tuple[str, ...]]
+    protocols: tuple[str, ...]
 
     def __init__(self, root: str | Path, split: str):
         self.root = Path(root)

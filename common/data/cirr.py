@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.data.base import BenchmarkReader
+from common.data.base import BenchmarkReader, ImageRecord
 from common.data.errors import DataFormatError
 from common.data.parsing import (check_choice, expect_dict, expect_list, get_field, get_str_list, load_json,
                                  require_dirs, type_name)
-from common.data.fashioniq import ImageRecord
 
 SPLITS = ("train", "val", "test1")
 GROUP_SIZE = 6

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from common.data.base import BenchmarkReader
+from common.data.base import BenchmarkReader, ImageRecord
 from common.data.errors import DataFormatError
 from common.data.parsing import (check_choice, expect_list, get_field, get_str_list, load_json, require_dirs,
                                  type_name, unique)
@@ -43,14 +43,6 @@ class FashionIQTriplet:
     @property
     def reference(self) -> str:
         return self.candidate
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image of a split (the originals' "classic" mode item); ``group`` is its category or split folder."""
-
-    name: str
-    group: str
 
 
 class _UniformSource(Protocol):

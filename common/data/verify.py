@@ -1,6 +1,7 @@
 """Check a benchmark folder: parse every split, compare sizes with the full datasets, find missing/unreadable images.
 
     python -m common.data.verify --dataset NAME --root DIR [--expected full|any] [--allow-missing] [--no-decode]
+                                 [--missing-out FILE]
 
 Exit status: 0 when the layout parses, sizes match (``--expected full``) and every referenced image is present and
 readable; 1 when the layout is broken (a format error, a size mismatch, an unreadable image, a split with known
@@ -16,20 +17,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from common.data import fashionmt, genecis
+from common.data import fashionmt
 from common.data.base import BenchmarkReader
 from common.data.circo import CIRCO
 from common.data.cirr import CIRR
 from common.data.corpus import CaptionCorpus
 from common.data.errors import DataFormatError
 from common.data.fashion200k import Fashion200k
-from common.data.fashioniq import CATEGORIES, FashionIQ
+from common.data.fashioniq import FashionIQ
 from common.data.fashionmt import FashionMT
 from common.data.genecis import GeneCIS
 from common.data.imagenet import ImageNetCaptions
 from common.data.shoes import Shoes
 
-ALIASES = {"fashion-iq": "fashioniq", "cirr_dataset": "cirr", "fashionmt": "fashionmt", "circo": "circo"}
+ALIASES = {"fashion-iq": "fashioniq", "cirr_dataset": "cirr"}
 SHOWN = 20
 
 
@@ -133,7 +134,7 @@ def _unreadable(paths: list[Path]) -> list[str]:
 
 
 def verify(dataset: str, root: Path, expected: str = "full", allow_missing: bool = False,
-           decode: bool = True, out=None) -> int:
+           decode: bool = True, missing_out: Path | None = None, out=None) -> int:
     """Print the report for one dataset folder (to ``out``, default stdout) and return the exit status."""
     out = out if out is not None else sys.stdout
     print(f"verify {dataset} at {root} (expected sizes: {expected})", file=out)
@@ -191,6 +192,9 @@ def verify(dataset: str, root: Path, expected: str = "full", allow_missing: bool
         print(f"  missing: {path}", file=out)
     if len(missing) > SHOWN:
         print(f"  ... and {len(missing) - SHOWN} more missing", file=out)
+    if missing_out is not None:
+        missing_out.write_text("".join(f"{path}\n" for path in missing))
+        print(f"  all {len(missing)} missing paths written to {missing_out}", file=out)
     for line in unreadable[:SHOWN]:
         print(f"  unreadable: {line}", file=out)
     broken.extend(f"unreadable image {line}" for line in unreadable)
@@ -212,11 +216,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="full: compare sizes with the released datasets; any: skip the size check (synthetic)")
     parser.add_argument("--allow-missing", action="store_true", help="exit 0 on a partial image set (report only)")
     parser.add_argument("--no-decode", action="store_true", help="check image existence only, skip PIL verify")
+    parser.add_argument("--missing-out", type=Path, help="write every missing image path to this file")
     args = parser.parse_args(argv)
     dataset = ALIASES.get(args.dataset.lower(), args.dataset.lower())
     if dataset not in UNITS:
         parser.error(f"--dataset: unknown dataset {args.dataset!r} (expected one of {', '.join(UNITS)})")
-    return verify(dataset, args.root, args.expected, args.allow_missing, not args.no_decode)
+    return verify(dataset, args.root, args.expected, args.allow_missing, not args.no_decode, args.missing_out)
 
 
 if __name__ == "__main__":

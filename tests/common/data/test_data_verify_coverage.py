@@ -27,9 +27,12 @@ def test_full_sizes_are_checked(fiq_root, files, capsys):
     assert "queries 2 (full: 2017) MISMATCH" in out and "RESULT: BROKEN" in out
 
 
-def test_missing_images_fail_unless_allowed(fiq_root, capsys):
-    status, out = run(capsys, "--dataset", "fashioniq", "--root", str(fiq_root), "--expected", "any")
+def test_missing_images_fail_unless_allowed(fiq_root, tmp_path, capsys):
+    listing = tmp_path / "missing.txt"
+    status, out = run(capsys, "--dataset", "fashioniq", "--root", str(fiq_root), "--expected", "any",
+                      "--missing-out", str(listing))
     assert status == 1 and "missing: " in out and "T2.png" in out and "RESULT: PARTIAL (1 images missing)" in out
+    assert listing.read_text() == f"{fiq_root / 'images' / 'T2.png'}\n"
     status, out = run(capsys, "--dataset", "fashioniq", "--root", str(fiq_root), "--expected", "any", "--allow-missing")
     assert status == 0 and "coverage 87.50%" in out
 
