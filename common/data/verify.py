@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,11 +115,15 @@ def _consistency(reader: BenchmarkReader) -> list[str]:
     """Protocol invariants the original evaluation asserts."""
     problems = []
     if isinstance(reader, FashionMT) and reader.split != "train":
-        gallery = reader.gallery()
-        bad = [s.tar3 for s in reader.queries if gallery.count(s.tar3) != 1]
+        occurrences = Counter(reader.gallery())
+        bad = [s.tar3 for s in reader.queries if occurrences[s.tar3] != 1]
         if bad:
             problems.append(f"{len(bad)} final-turn targets are not exactly once in {reader.index_file.name} "
                             f"(first: {bad[0]})")
+    if isinstance(reader, CIRR) and reader.split == "val":
+        bad = [str(t.pairid) for t in reader.queries if t.members.count(t.target) != 1]
+        if bad:
+            problems.append(f"{len(bad)} targets are not exactly once in their img_set (first pairid: {bad[0]})")
     return problems
 
 

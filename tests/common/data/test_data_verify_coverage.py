@@ -78,3 +78,31 @@ def test_complete_coverage_is_silent(fiq_root, files):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_coverage(FashionIQ(fiq_root, "val"), allow_partial=False)["fraction"] == 1.0
+
+
+def test_final_turn_target_must_be_in_the_fashionmt_gallery(tmp_path, files, capsys):
+    root = tmp_path / "FashionMT"
+    record = {key: "x" for key in ("mod1", "mod2", "mod3", "cap0", "cap1", "cap2", "cap3")}
+    images = {"ref": "1/a.jpg", "tar1": "2/b.jpg", "tar2": "3/c.jpg", "tar3": "4/d.jpg"}
+    files.json(root / "modifiers" / "FC_test_cap.json", [dict(record, **images)])
+    files.text(root / "modifiers" / "FC_index_names.txt", "1/a.jpg\n2/b.jpg\n3/c.jpg\n")
+    for name in images.values():
+        files.image(root / "images" / name)
+    status, out = run(capsys, "--dataset", "FashionMT", "--root", str(root), "--expected", "any")
+    assert status == 1 and "1 final-turn targets are not exactly once in FC_index_names.txt (first: 4/d.jpg)" in out
+    files.text(root / "modifiers" / "FC_index_names.txt", "1/a.jpg\n2/b.jpg\n3/c.jpg\n4/d.jpg\n")
+    status, out = run(capsys, "--dataset", "fashionmt", "--root", str(root), "--expected", "any")
+    assert status == 0, out
+
+
+def test_cirr_val_target_must_be_in_its_group(tmp_path, files, capsys):
+    root = tmp_path / "cirr_dataset"
+    names = [f"dev-{i}-0-img0" for i in range(7)]
+    files.json(root / "cirr" / "image_splits" / "split.rc2.val.json", {n: f"./dev/{n}.png" for n in names})
+    files.json(root / "cirr" / "captions" / "cap.rc2.val.json",
+               [{"pairid": 4, "reference": names[0], "target_hard": names[6], "caption": "c",
+                 "img_set": {"id": 1, "members": names[:6]}}])
+    for name in names:
+        files.image(root / "dev" / f"{name}.png")
+    status, out = run(capsys, "--dataset", "cirr", "--root", str(root), "--expected", "any")
+    assert status == 1 and "1 targets are not exactly once in their img_set (first pairid: 4)" in out
