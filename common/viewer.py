@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from common.checkpoint import save_atomic_text
+from common.atomic import atomic_write
 
 PREDICTIONS_FILE = "predictions.json"
 
@@ -45,7 +45,8 @@ def save_predictions(
                          f"({len(missing)} ids without a path)")
     paths = {i: str(Path(image_paths[i]).resolve()) for i in sorted(used)}
     out = Path(output_dir) / PREDICTIONS_FILE
-    save_atomic_text(json.dumps({"protocol": protocol, "queries": rows, "image_paths": paths}, indent=1), out)
+    text = json.dumps({"protocol": protocol, "queries": rows, "image_paths": paths}, indent=1)
+    atomic_write(out, lambda f: f.write(text.encode("utf-8")))
     return out
 
 
@@ -99,5 +100,6 @@ def render_viewer(predictions: dict, title: str, html_path: str | os.PathLike, m
             parts.append(img(name, "hit" if name in r["targets"] else "res"))
         parts.append("</div>")
     parts.append("</body></html>")
-    save_atomic_text("\n".join(parts), html_path)
+    page = "\n".join(parts)
+    atomic_write(html_path, lambda f: f.write(page.encode("utf-8")))
     return html_path

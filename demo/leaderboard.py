@@ -56,8 +56,11 @@ def _columns(family: str, runs: list[dict]) -> list[str]:
 
 def build_tables(runs: list[dict]) -> dict[str, dict]:
     """Group runs by protocol: {protocol: {"columns": [...], "rows": [{"method", "values", "command"}]}}."""
+    newest: dict[tuple, dict] = {}
+    for r in sorted(runs, key=lambda r: Path(r["path"]).stat().st_mtime):
+        newest[(r["method"], r.get("variant"), r["protocol"])] = r  # a later evaluation supersedes a training run's
     by_protocol: dict[str, list[dict]] = defaultdict(list)
-    for r in runs:
+    for r in newest.values():
         by_protocol[r["protocol"]].append(r)
     tables = {}
     for protocol in sorted(by_protocol, key=lambda p: (list(PROTOCOL_TITLES).index(_family(p))

@@ -12,9 +12,8 @@ from torch.utils.data import DataLoader
 from common import dist
 from common.checkpoint import load_checkpoint, save_atomic
 from common.clip import load_clip
-from common.data.corpus import read_corpus
 from common.tracking import RunTracker
-from lincir.dataloader.captions import CaptionDataset
+from lincir.dataloader.captions import CaptionDataset, read_captions
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
 from lincir.models.ema import EMAModel
 from lincir.models.phi import Phi, build_phi, load_phi
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     ema = EMAModel(phi) if args.use_ema else None
 
     corpus = args.corpus or [str(Path(args.data_root) / "corpus")]
-    captions = read_corpus(corpus, cache_dir=args.cache_dir)
+    captions = read_captions(corpus, cache_dir=args.cache_dir)
     dataset = CaptionDataset(captions, clip.tokenize, clip.placeholder_id("$"), seed=seed,
                              context_length=clip.context_length)
     sampler = dist.distributed_sampler(dataset, shuffle=True, seed=seed)

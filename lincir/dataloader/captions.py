@@ -53,3 +53,21 @@ class CaptionDataset(Dataset):
         if bool((ids[1] == self.placeholder_id).any()):
             return ids[0], ids[1], 1
         return ids[0], self._fallback_ids.clone(), 0
+
+
+def read_captions(sources: Sequence[str], cache_dir: str | None = None) -> list[str]:
+    """Captions from corpus folders, single caption files (txt/jsonl/csv/parquet) or cached HF dataset names."""
+    from pathlib import Path
+
+    from common.data.corpus import CaptionCorpus, load_hf_captions
+
+    captions: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            captions += CaptionCorpus(path).queries
+        elif path.is_file():
+            captions += CaptionCorpus(path.parent, files=[path.name]).queries
+        else:
+            captions += load_hf_captions(source, cache_dir=cache_dir)
+    return captions

@@ -1,0 +1,68 @@
+"""Evaluate a trained Phi zero-shot on FashionIQ, CIRR, CIRCO (val) or the four GeneCIS tasks; writes metrics.json."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from common.clip import load_clip
+from common.tracking import RunTracker
+from common.viewer import save_predictions
+from lincir import utils
+from lincir.models.phi import build_phi, load_phi
+
+DATASET_FOLDERS = {"cirr": "cirr_dataset", "fashioniq": "fashion-iq", "circo": "CIRCO", "genecis": "genecis"}
+PROTOCOLS = {"cirr": "cirr.rc2", "fashioniq": "fiq.original", "circo": "circo.relcap"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--exp-name", default="lincir")
+    p.add_argument("--eval-type", default="phi", choices=["phi"],
+                   help="the original's oti/searle/pic2word types belong to other repositories; only phi is LinCIR")
+    p.add_argument("--dataset", required=True, choices=sorted(DATASET_FOLDERS))
+    p.add_argument("--dataset-path", default=None, help="the benchmark folder (default <data-root>/<its folder>)")
+    p.add_argument("--preprocess-type", default="clip", choices=["clip", "targetpad"])
+    p.add_argument("--phi-checkpoint-name", required=True, help="a {'Phi': ...} checkpoint, e.g. phi_best.pt")
+    p.add_argument("--clip_model_name", default="giga")
+    p.add_argument("--clip_pretrained", default=None)
+    p.add_argument("--cache_dir", default=None, help="HF cache for large/huge/giga")
+    p.add_argument("--l2_normalize", action="store_true")
+    p.add_argument("--genecis-tasks", nargs="*", default=list(utils.GENECIS_TASKS), choices=utils.GENECIS_TASKS)
+    p.add_argument("--data-root", default="datasets")
+    p.add_argument("--output-dir", default=None, help="default outputs/lincir/<exp-name>/<dataset>")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict]:
+    args = parse_args(argv)
+    root = Path(args.dataset_path or Path(args.data_root) / DATASET_FOLDERS[args.dataset])
+    out = Path(args.output_dir or Path("outputs/lincir") / args.exp_name / args.dataset)
+    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device).eval()
+    phi = build_phi(clip.embed_dim, clip.text_width).to(args.device)
+    load_phi(args.phi_checkpoint_name, phi)
+    enc = utils.PhiQueryEncoder(clip, phi.eval(), args.l2_normalize)
+    cache = out / "feature_cache"
+    runs = ([(f"genecis.{t}", out / t, lambda t=t: utils.evaluate_genecis(enc, root, t, args.preprocess_type, cache))
+             for t in args.genecis_tasks] if args.dataset == "genecis" else
+            [(PROTOCOLS[args.dataset], out, lambda: getattr(utils, f"evaluate_{args.dataset}")(
+                enc, root, preprocess_type=args.preprocess_type, cache_dir=cache))])
+    results = {}
+    for protocol, run_dir, evaluate in runs:
+        metrics, rows, cov = evaluate()
+        tracker = RunTracker(run_dir, method="lincir", dataset=args.dataset, split="val", protocol=protocol,
+                             config=vars(args))
+        tracker.write_metrics(metrics, coverage=cov)
+        tracker.close()
+        save_predictions(run_dir, protocol, rows, utils.image_paths(root, args.dataset, rows,
+                                                                    protocol.split(".", 1)[1] if "genecis" in protocol else None))
+        print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+        results[protocol] = metrics
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,43 @@
+"""LinCIR's training signal on a tiny random CLIP: masked ids carry `$`, and Phi learns to reconstruct the embedding."""
+import torch
+
+from common.clip.tiny import build_tiny_clip
+from lincir.dataloader.captions import CaptionDataset
+from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
+from lincir.models.phi import build_phi
+
+CAPTIONS = ["a red dress with long sleeves", "a blue shirt with white stripes", "black shoes on a wooden floor",
+            "a green toptee with dots", "running fast"]
+
+
+def test_dataset_masks_keywords_with_the_placeholder_and_is_deterministic():
+    clip = build_tiny_clip()
+    ds = CaptionDataset(CAPTIONS, clip.tokenize, clip.placeholder_id("$"), seed=3)
+    orig, masked, indicator = ds[0]
+    assert orig.shape == masked.shape == (77,)
+    assert indicator == 1
+    assert (masked == clip.placeholder_id("$")).sum() == 2  # "a red dress", "long sleeves"
+    assert torch.equal(masked, ds[0][1])
+    assert torch.equal(orig, clip.tokenize(["a red dress with long sleeves"])[0])
+
+
+def test_phi_learns_to_reconstruct_text_embeddings_through_the_frozen_encoder():
+    torch.manual_seed(0)
+    clip = build_tiny_clip().eval().requires_grad_(False)
+    ds = CaptionDataset(CAPTIONS, clip.tokenize, clip.placeholder_id("$"))
+    orig = torch.stack([ds[i][0] for i in range(len(ds))])
+    masked = torch.stack([ds[i][1] for i in range(len(ds))])
+    phi = build_phi(clip.embed_dim, clip.text_width, dropout=0.0)
+    opt = torch.optim.AdamW(phi.parameters(), lr=1e-3)
+    with torch.no_grad():
+        target = clip.encode_text(orig)
+    losses = []
+    for _ in range(60):
+        rep = clip.encode_text_with_pseudo_tokens(masked, phi(add_scaled_noise(target)), placeholder="$", mode="all")
+        loss = lincir_loss(rep, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(p.grad is None for p in clip.parameters())
+    assert losses[-1] < 0.5 * losses[0]
