@@ -93,6 +93,7 @@ def generate_training_pairs(images: list[Fashion200kImage], rng: random.Random,
                 for i in caption_to_images[caption]:
                     image_parents[i].append(parent)
     modifiable = [i for i, parents in enumerate(image_parents) if parents]
+    word_sets = {caption: set(caption.split(" ")) for caption in caption_to_images}
     pairs: list[Fashion200kPair] = []
     visited: set[tuple[int, int]] = set()
     for i in modifiable:
@@ -103,7 +104,7 @@ def generate_training_pairs(images: list[Fashion200kImage], rng: random.Random,
                     break
             j = rng.choice(caption_to_images[caption])
             source, target = images[i], images[j]
-            if set(source.caption.split(" ")) == set(target.caption.split(" ")):
+            if word_sets[source.caption] == word_sets[target.caption]:
                 continue
             if (i, j) in visited or (j, i) in visited:
                 continue
