@@ -68,8 +68,15 @@ class ClipArch:
                    quick_gelu=bool(cfg.get("quick_gelu", False)), mlp_ratio=float(vision.get("mlp_ratio", 4.0)))
 
     @classmethod
-    def from_openai_state_dict(cls, state: dict, quick_gelu: bool = True) -> "ClipArch":
+    def from_openai_state_dict(cls, state: dict, quick_gelu: bool = True, source: str = "state dict") -> "ClipArch":
         """Infer the architecture from an OpenAI-layout state dict with OpenAI's head rule (64-wide heads)."""
+        try:
+            return cls._from_openai_state_dict(state, quick_gelu)
+        except KeyError as error:
+            raise ValueError(f"{source}: not an OpenAI-layout CLIP state dict (no {error.args[0]!r})") from None
+
+    @classmethod
+    def _from_openai_state_dict(cls, state: dict, quick_gelu: bool) -> "ClipArch":
         if "visual.proj" in state:
             width = state["visual.conv1.weight"].shape[0]
             layers = len({k.split(".")[3] for k in state if k.startswith("visual.transformer.resblocks.")})

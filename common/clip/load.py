@@ -16,7 +16,7 @@ from common.clip.convert import build_hf_models, build_openai_model
 from common.clip.hf_backend import HFClipBackbone
 from common.clip.open_clip_backend import OpenClipBackbone
 from common.clip.openai_backend import OpenAIClipBackbone
-from common.clip.weights import OPENAI_CLIP_CACHE, read_checkpoint, missing_weight_error
+from common.clip.weights import missing_weight_error, openai_clip_cache, read_checkpoint
 
 BACKENDS = ("auto", "openai", "open_clip", "hf")
 SYNTHETIC_TINY = "synthetic-tiny"
@@ -82,11 +82,16 @@ def _open_clip_model_from_config(config: dict, source: str) -> nn.Module:
 
 
 def _load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Strict load with a one-line error naming `source` and the first offending keys."""
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
-        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: {first_line}") from None
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error))
+        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: {detail}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: "
+                         f"{len(result.missing_keys)} missing keys {result.missing_keys[:3]}, "
+                         f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:3]}")
 
 
 def _auto_backend(name: str, pretrained: str | os.PathLike | None) -> str:
@@ -116,7 +121,7 @@ def _load_synthetic_tiny(pretrained: str | os.PathLike | None, backend: str) -> 
             raise missing_weight_error(f"synthetic-tiny file {path.name}", f"{path} (python -m common.synthetic.tiny_clip)")
     config = json.loads(config_path.read_text())
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    return backbone_from_open_clip_state(SYNTHETIC_TINY, config, state, backend, source=str(config_path))
+    return backbone_from_open_clip_state(SYNTHETIC_TINY, config, state, backend, source=str(folder))
 
 
 # ---- open_clip -----------------------------------------------------------------------------------------------------
@@ -137,13 +142,14 @@ def _cached_pretrained_file(model_name: str, tag: str) -> Path:
     if cfg.get("hf_hub"):
         hub = cfg["hf_hub"]  # "org/repo/" (default file names) or "org/repo/file"
         repo_id, filename = (hub.rstrip("/"), "") if hub.endswith("/") else os.path.split(hub)
-        for candidate in ([filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]):
+        candidates = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        for candidate in candidates:
             found = try_to_load_from_cache(repo_id, candidate)
             if isinstance(found, str):
                 return Path(found)
-            places.append(f"the HF cache as {repo_id}/{candidate}")
+        places.append(f"the HF cache as {repo_id}/{' or '.join(candidates)}")
     if cfg.get("url"):
-        local = OPENAI_CLIP_CACHE / os.path.basename(cfg["url"])
+        local = openai_clip_cache() / os.path.basename(cfg["url"])
         if local.is_file():
             return local
         places.append(str(local))
@@ -156,7 +162,8 @@ def _load_open_clip(name: str, pretrained: str | None) -> ClipBackbone:
     pretrained = pretrained or default_tag
     quick_gelu = False
     if pretrained is None:
-        raise missing_weight_error(f"weights for {model_name}", f"pretrained=<checkpoint file> or a cached tag of {tags}")
+        raise FileNotFoundError(f"no weights for {model_name}: pass pretrained=<checkpoint file> or one of the "
+                                f"open_clip tags {tags} whose file is in the local cache (no download is attempted)")
     if pretrained in tags and not Path(pretrained).exists():
         quick_gelu = bool(open_clip.get_pretrained_cfg(model_name, pretrained).get("quick_gelu", False))
         pretrained = str(_cached_pretrained_file(model_name, pretrained))
@@ -179,11 +186,11 @@ def _load_openai(name: str, pretrained: str | None) -> ClipBackbone:
             raise ValueError(f"{name!r} is not an OpenAI CLIP name ({', '.join(OPENAI_NAMES)}); pass pretrained=<file>")
         open_clip_name = {v: k for k, v in OPEN_CLIP_TO_OPENAI.items()}[openai_name]
         url = open_clip.get_pretrained_cfg(open_clip_name, "openai")["url"]
-        pretrained = str(OPENAI_CLIP_CACHE / os.path.basename(url))
+        pretrained = str(openai_clip_cache() / os.path.basename(url))
         if not Path(pretrained).is_file():
             raise missing_weight_error(f"OpenAI CLIP {openai_name} weights", pretrained)
     checkpoint = read_checkpoint(pretrained)
-    arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True)
+    arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True, source=str(checkpoint.path))
     model = build_openai_model(arch)
     _load_state(model, checkpoint.state_dict, str(checkpoint.path))
     return OpenAIClipBackbone(name, model)
@@ -195,7 +202,7 @@ def _load_hf(name: str, pretrained: str | None) -> ClipBackbone:
 
     if pretrained is not None and Path(pretrained).is_file():  # an OpenAI-layout file, e.g. a CLIP4Cir fine-tune
         checkpoint = read_checkpoint(pretrained)
-        arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True)
+        arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True, source=str(checkpoint.path))
         return HFClipBackbone(name, *build_hf_models(arch, checkpoint.state_dict))
     source = pretrained or LINCIR_HF_IDS.get(name, name)
     try:

@@ -10,7 +10,11 @@ import torch
 
 # Non-parameter entries OpenAI's JIT archives carry in their state dict.
 _OPENAI_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
-OPENAI_CLIP_CACHE = Path(os.path.expanduser("~/.cache/clip"))  # where OpenAI clip and open_clip put URL downloads
+
+
+def openai_clip_cache() -> Path:
+    """~/.cache/clip: where OpenAI clip and open_clip keep checkpoints downloaded from a URL."""
+    return Path(os.path.expanduser("~/.cache/clip"))
 
 
 @dataclass

@@ -1,0 +1,149 @@
+"""load_clip: synthetic-tiny folders in every backend, CLIP4Cir checkpoints, name resolution, missing-weight errors."""
+import json
+
+import huggingface_hub.constants
+import open_clip
+import pytest
+import torch
+from torch import nn
+
+from common.clip import backbone_from_open_clip_state, load_clip, tiny_open_clip_config
+from common.clip.load import _auto_backend
+from common.clip.tiny import tiny_open_clip_state
+from common.clip.weights import read_checkpoint
+
+TOL = 1e-4
+
+
+def _features(model, seed=0):
+    size = model.image_size
+    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return model.encode_image(images), model.encode_text(model.tokenize(["a red dress", "a $ shirt"]))
+
+
+def _openai_compatible_config():
+    """Tiny quick-GELU ViT with 64-wide heads: the shapes OpenAI's build rules infer from a state dict."""
+    config = tiny_open_clip_config("vit", quick_gelu=True)
+    config["vision_cfg"]["head_width"] = 64
+    config["text_cfg"]["heads"] = 1
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A synthetic-tiny-format folder: synthetic-tiny.json + open_clip_model.pt."""
+    folder = tmp_path_factory.mktemp("synthetic-tiny")
+    config = tiny_open_clip_config("vit", quick_gelu=True)
+    (folder / "synthetic-tiny.json").write_text(json.dumps(config))
+    torch.save(tiny_open_clip_state(config, seed=3), folder / "open_clip_model.pt")
+    return folder
+
+
+def test_synthetic_tiny_folder_in_every_backend(tiny_folder):
+    reference = load_clip("synthetic-tiny", pretrained=tiny_folder)
+    assert reference.backend == "open_clip" and reference.name == "synthetic-tiny"
+    expected = _features(reference)
+    for backend in ("openai", "hf"):
+        model = load_clip("synthetic-tiny", backend=backend, pretrained=tiny_folder)
+        assert model.backend == backend
+        for got, want in zip(_features(model), expected):
+            assert (got - want).abs().max() <= TOL
+
+
+def test_synthetic_tiny_resnet_has_no_hf_tower(tmp_path):
+    config = tiny_open_clip_config("resnet")
+    (tmp_path / "synthetic-tiny.json").write_text(json.dumps(config))
+    torch.save(tiny_open_clip_state(config), tmp_path / "open_clip_model.pt")
+    with pytest.raises(ValueError, match="HF transformers' CLIP has no ResNet image tower"):
+        load_clip("synthetic-tiny", backend="hf", pretrained=tmp_path)
+
+
+def test_synthetic_tiny_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIR_CACHE", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="python -m common.synthetic.tiny_clip"):
+        load_clip("synthetic-tiny")
+    (tmp_path / "synthetic-tiny.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="open_clip_model.pt not found"):
+        load_clip("synthetic-tiny", pretrained=tmp_path)
+
+
+def test_clip4cir_checkpoint_round_trip(tmp_path, monkeypatch):
+    config = _openai_compatible_config()
+    source = backbone_from_open_clip_state("tiny", config, tiny_open_clip_state(config, seed=5), "openai")
+    expected = _features(source)
+    path = tmp_path / "tuned_clip_best.pt"
+    torch.save({"epoch": 3, "CLIP": source.model.state_dict()}, path)
+    monkeypatch.setattr(open_clip.factory, "_MODEL_CONFIGS", dict(open_clip.factory._MODEL_CONFIGS))
+    (tmp_path / "cir-test-tiny.json").write_text(json.dumps({k: v for k, v in config.items() if k != "quick_gelu"}))
+    open_clip.add_model_config(tmp_path / "cir-test-tiny.json")
+    for name, backend in (("ViT-B/16", "openai"), ("cir-test-tiny", "open_clip"), ("large", "hf")):
+        model = load_clip(name, backend=backend, pretrained=path)
+        assert model.backend == backend
+        for got, want in zip(_features(model), expected):
+            assert (got - want).abs().max() <= TOL, backend
+
+
+def test_read_checkpoint_formats(tmp_path):
+    scripted = torch.jit.script(nn.Linear(3, 2))
+    scripted.save(str(tmp_path / "jit.pt"))
+    checkpoint = read_checkpoint(tmp_path / "jit.pt")
+    assert checkpoint.kind == "jit" and set(checkpoint.state_dict) == {"weight", "bias"}
+    torch.save({"state_dict": {"module.w": torch.ones(1), "module.input_resolution": torch.tensor(224)}},
+               tmp_path / "ddp.pt")
+    assert list(read_checkpoint(tmp_path / "ddp.pt").state_dict) == ["w"]
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="list.pt: not a CLIP state dict"):
+        read_checkpoint(tmp_path / "list.pt")
+
+
+def test_wrong_weights_name_the_file(tmp_path):
+    torch.save({"CLIP": {"token_embedding.weight": torch.zeros(3, 3)}}, tmp_path / "bad.pt")
+    for backend in ("openai", "hf"):
+        with pytest.raises(ValueError, match=r"bad.pt: not an OpenAI-layout CLIP state dict \(no 'visual.layer1.0.conv1.weight'\)"):
+            load_clip("ViT-B/16", backend=backend, pretrained=tmp_path / "bad.pt")
+    (tmp_path / "synthetic-tiny.json").write_text(json.dumps(tiny_open_clip_config("vit")))
+    state = tiny_open_clip_state(tiny_open_clip_config("vit"))
+    state["extra.weight"] = state.pop("ln_final.weight")
+    torch.save(state, tmp_path / "open_clip_model.pt")
+    with pytest.raises(ValueError, match=r"1 missing keys \['ln_final.weight'\], 1 unexpected keys \['extra.weight'\]"):
+        load_clip("synthetic-tiny", pretrained=tmp_path)
+    state["ln_final.weight"] = torch.zeros(5)
+    torch.save(state, tmp_path / "open_clip_model.pt")
+    with pytest.raises(ValueError, match=f"{tmp_path}: .*size mismatch for ln_final.weight"):
+        load_clip("synthetic-tiny", backend="openai", pretrained=tmp_path)
+
+
+def test_missing_weight_errors_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    cases = [
+        (dict(name="ViT-B/16"), str(tmp_path / ".cache/clip/ViT-B-16.pt")),
+        (dict(name="ViT-L/14", backend="open_clip"), str(tmp_path / ".cache/clip/ViT-L-14.pt")),
+        (dict(name="ViT-H-14", pretrained="laion2b_s32b_b79k"), "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"),
+        (dict(name="RN50x4", pretrained=tmp_path / "tuned_fashioniq.pt"), str(tmp_path / "tuned_fashioniq.pt")),
+        (dict(name="no-such-org/no-such-clip", backend="hf"), "huggingface-cli download no-such-org/no-such-clip"),
+        (dict(name="ViT-B-16", backend="open_clip", pretrained=None), None),
+    ]
+    for kwargs, where in cases:
+        if where is None:
+            kwargs["pretrained"] = "no-such-tag"
+            where = "no-such-tag"
+        with pytest.raises(FileNotFoundError) as error:
+            load_clip(**kwargs)
+        message = str(error.value)
+        assert "\n" not in message and where in message and "put it at" in message, message
+
+
+@pytest.mark.parametrize("name, backend", [("ViT-B/16", "openai"), ("ViT-L/14", "openai"), ("RN50x4", "open_clip"),
+                                           ("ViT-B-16", "open_clip"), ("large", "hf"), ("giga", "hf"),
+                                           ("openai/clip-vit-base-patch32", "hf")])
+def test_auto_backend(name, backend):
+    assert _auto_backend(name, None) == backend
+
+
+def test_unknown_name_and_backend():
+    with pytest.raises(ValueError, match="unknown CLIP name"):
+        load_clip("not-a-clip")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        load_clip("ViT-B/16", backend="timm")
