@@ -171,9 +171,9 @@ def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_f
     """
     if len(names) == 0:
         raise ValueError("encode_gallery: empty image list")
-    path = None
-    key = gallery_cache_key(backbone, names, transform_id, dtype, weights_id)
+    path = key = None
     if cache_dir is not None:
+        key = gallery_cache_key(backbone, names, transform_id, dtype, weights_id)
         path = cache_file(cache_dir, key)
         if path.is_file():
             try:
