@@ -25,7 +25,7 @@ class _Images(torch.utils.data.Dataset):
 
 def patch_tokens(backbone, images: torch.Tensor) -> torch.Tensor:
     """The original's `get_img_patch_feats`: last-block tokens before ln_post, CLS included (ViT; ResNet: final map)."""
-    return backbone.encode_image_tokens(images, after_ln_post=False, include_cls=not backbone.arch.is_resnet)
+    return backbone.encode_image_tokens(images, after_ln_post=False, include_cls=not backbone.is_resnet)
 
 
 @torch.no_grad()

@@ -1,0 +1,36 @@
+"""Training items over `common.data.ImageNetCaptions`: cached CLIP features of the image + its caption pair."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from common.data import ImageCaptionPair
+
+
+class PairFeatures(torch.utils.data.Dataset):
+    """Item i = (global feature, patch tokens, subject, attribute) of caption pair i."""
+
+    def __init__(self, pairs: Sequence[ImageCaptionPair], names: Sequence[str], global_feat: torch.Tensor,
+                 patches: torch.Tensor):
+        if len(names) != global_feat.shape[0] or len(names) != patches.shape[0]:
+            raise ValueError(f"{len(names)} image names for {global_feat.shape[0]} features")
+        position = {name: i for i, name in enumerate(names)}
+        missing = [p.image_id for p in pairs if p.image_id not in position]
+        if missing:
+            raise ValueError(f"no features for images {missing[:5]}")
+        self.pairs = list(pairs)
+        self.rows = [position[p.image_id] for p in self.pairs]
+        self.global_feat, self.patches = global_feat, patches
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int):
+        row, pair = self.rows[index], self.pairs[index]
+        return self.global_feat[row], self.patches[row], pair.subject, pair.attribute
+
+    @staticmethod
+    def collate(items):
+        global_feat, patches, subjects, attributes = zip(*items)
+        return torch.stack(global_feat), torch.stack(patches), list(subjects), list(attributes)
