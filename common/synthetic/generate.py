@@ -1,0 +1,75 @@
+"""Writes the whole synthetic benchmark from one seed, atomically, and regenerates only when it changed."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common.synthetic.formats.cirr import write_cirr
+from common.synthetic.formats.fashioniq import write_fashioniq
+
+SIZES = {"small": 1, "medium": 4, "large": 16}
+STAMP = ".synthetic_stamp.json"
+Writer = Callable[[Path, np.random.Generator, int], object]
+# Folder name under the data root -> writer. The order fixes each dataset's random stream.
+WRITERS: dict[str, Writer] = {
+    "fashion-iq": write_fashioniq,
+    "cirr_dataset": write_cirr,
+}
+
+
+def _source_digest() -> str:
+    """Hash of the generator's own source, so a changed generator invalidates old outputs."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted(here.rglob("*.py")):
+        if path.name != "tiny_clip.py":
+            digest.update(path.relative_to(here).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def stamp_for(seed: int, size: str) -> dict:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    return {"seed": seed, "size": size, "generator": _source_digest(), "datasets": list(WRITERS)}
+
+
+def generate(out: Path, seed: int = 0, size: str = "small") -> Path:
+    """Write every dataset folder under `out` (built in a temporary sibling, then moved into place)."""
+    out = Path(out)
+    stamp = stamp_for(seed, size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for index, (name, writer) in enumerate(WRITERS.items()):
+            writer(tmp / name, np.random.default_rng([seed, index]), SIZES[size])
+        (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+            out.rename(old / out.name)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def ensure_synthetic(root: Path | str, seed: int = 0, size: str = "small") -> Path:
+    """`root` holding the synthetic benchmark for (seed, size, current generator); generates it if needed."""
+    root = Path(root)
+    stamp_path = root / STAMP
+    if stamp_path.is_file():
+        try:
+            if json.loads(stamp_path.read_text()) == stamp_for(seed, size):
+                return root
+        except json.JSONDecodeError:
+            pass
+    return generate(root, seed, size)

@@ -1,0 +1,226 @@
+"""The tiny CLIP of the embedded default: trained contrastively on synthetic garments, saved in open_clip format."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import torch
+import torch.nn.functional as F
+
+from common.synthetic.attributes import CATEGORIES, Garment, random_garment
+from common.synthetic.captions import canonical_caption, varied_caption
+from common.synthetic.render import render_garment
+
+MODEL_NAME = "synthetic-tiny"
+CONFIG_FILE = f"{MODEL_NAME}.json"
+WEIGHTS_FILE = "open_clip_model.pt"
+RENDER_VERSION = 1  # bump when the renderer or captions change what an image looks like
+MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip's default (OpenAI) normalisation
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+# open_clip model config. quick_gelu and 64-wide heads keep the checkpoint loadable by OpenAI clip's
+# build_model (which infers heads = width // 64) and convertible to HF CLIP (ViT towers only).
+MODEL_CONFIG: dict = {
+    "embed_dim": 128,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 64, "layers": 4, "width": 128, "head_width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 128, "heads": 2, "layers": 3},
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines the trained weights (hashed into the cache folder name)."""
+
+    seed: int = 0
+    train_images: int = 10000
+    heldout_images: int = 1000
+    steps: int = 400
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 40
+    captions_per_image: int = 3
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    blob = json.dumps({"model": MODEL_CONFIG, "train": asdict(cfg), "render": RENDER_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("CIR_CACHE", Path.home() / ".cache" / "cir")).expanduser()
+
+
+def _folder(cfg: TrainConfig) -> Path:
+    return cache_root() / "tiny_clip" / config_hash(cfg)
+
+
+def tiny_clip_dir(seed: int = 0) -> Path:
+    """Folder holding synthetic-tiny.json and open_clip_model.pt; FileNotFoundError naming the build command."""
+    folder = _folder(TrainConfig(seed=seed))
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} is missing: build the tiny CLIP with "
+                                    f"`python -m common.synthetic.tiny_clip --seed {seed}`")
+    return folder
+
+
+def ensure_tiny_clip(seed: int = 0) -> Path:
+    """tiny_clip_dir(seed), training the model first if it is not cached."""
+    try:
+        return tiny_clip_dir(seed)
+    except FileNotFoundError:
+        train(TrainConfig(seed=seed))
+        return tiny_clip_dir(seed)
+
+
+def _render_set(n: int, rng: np.random.Generator, captions_per_image: int):
+    categories = tuple(CATEGORIES)
+    garments = [random_garment(rng, categories) for _ in range(n)]
+    images = np.stack([render_garment(g, rng)[0] for g in garments])
+    captions = [[varied_caption(g, rng) for _ in range(captions_per_image)] for g in garments]
+    return garments, images, captions
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+
+
+def _encode_text_short(model: open_clip.model.CLIP, ids: torch.Tensor) -> torch.Tensor:
+    """model.encode_text on ids cut to their longest row; equal to the 77-position result under the causal mask."""
+    length = int((ids != 0).sum(1).max())
+    ids = ids[:, :length]
+    x = model.token_embedding(ids) + model.positional_embedding[:length]
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    return x[torch.arange(ids.shape[0]), ids.argmax(-1)] @ model.text_projection
+
+
+def _keys_to_ids(garments: list[Garment]) -> torch.Tensor:
+    index: dict[str, int] = {}
+    return torch.tensor([index.setdefault(g.key, len(index)) for g in garments])
+
+
+def evaluate(model: open_clip.model.CLIP, garments: list[Garment], images: np.ndarray) -> dict[str, float]:
+    """Held-out R@1 (%): image->caption over the canonical captions of the distinct garments, and caption->image;
+    any image or caption of the same attribute combination counts as a hit."""
+    unique = sorted({g.key: g for g in garments}.items())
+    keys = [k for k, _ in unique]
+    ids = open_clip.tokenize([canonical_caption(g) for _, g in unique])
+    model.eval()
+    with torch.no_grad():
+        img = F.normalize(torch.cat([model.encode_image(_to_tensor(images[i:i + 256]))
+                                     for i in range(0, len(images), 256)]), dim=-1)
+        txt = F.normalize(model.encode_text(ids), dim=-1)
+    image_keys = np.array([g.key for g in garments])
+    sims = img @ txt.T
+    i2t = float(np.mean(np.array(keys)[sims.argmax(1).numpy()] == image_keys)) * 100
+    t2i = float(np.mean(image_keys[sims.argmax(0).numpy()] == np.array(keys))) * 100
+    return {"image_to_text_R@1": i2t, "text_to_image_R@1": t2i, "heldout_images": len(images),
+            "heldout_captions": len(keys)}
+
+
+def build_model() -> open_clip.model.CLIP:
+    return open_clip.model.CLIP(**{k: v for k, v in MODEL_CONFIG.items()})
+
+
+def train(cfg: TrainConfig, log=print) -> dict[str, float]:
+    """Render the data, train, evaluate on held-out renders, save atomically; returns the held-out metrics."""
+    start, cpu_start = time.time(), time.process_time()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng([cfg.seed, 7])
+    garments, images, captions = _render_set(cfg.train_images, rng, cfg.captions_per_image)
+    held_garments, held_images, _ = _render_set(cfg.heldout_images, np.random.default_rng([cfg.seed, 8]), 1)
+    tokens = open_clip.tokenize([c for caps in captions for c in caps]).view(len(garments), cfg.captions_per_image, -1)
+    labels = _keys_to_ids(garments)
+    log(f"rendered {len(images)} + {len(held_images)} images in {time.time() - start:.1f}s")
+
+    model = build_model()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    schedule = lambda step: min(1.0, (step + 1) / cfg.warmup_steps) * 0.5 * (  # noqa: E731
+        1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.train()
+    for step in range(cfg.steps):
+        batch = torch.randint(len(images), (cfg.batch_size,), generator=gen)
+        x = _to_tensor(images[batch.numpy()])
+        flip = torch.rand(len(batch), generator=gen) < 0.5
+        x[flip] = x[flip].flip(-1)
+        ids = tokens[batch, torch.randint(cfg.captions_per_image, (len(batch),), generator=gen)]
+        img = F.normalize(model.encode_image(x), dim=-1)
+        txt = F.normalize(_encode_text_short(model, ids), dim=-1)
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
+        same = (labels[batch][:, None] == labels[batch][None, :]).float()
+        target = same / same.sum(1, keepdim=True)
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if step % 50 == 0 or step == cfg.steps - 1:
+            log(f"step {step} loss {loss.item():.3f} scale {model.logit_scale.exp().item():.1f} "
+                f"{time.time() - start:.0f}s wall {time.process_time() - cpu_start:.0f}s cpu")
+    metrics = evaluate(model, held_garments, held_images)
+    metrics["train_seconds"] = time.time() - start
+    metrics["train_cpu_seconds"] = time.process_time() - cpu_start
+    log(json.dumps(metrics))
+    save(model, cfg, metrics)
+    return metrics
+
+
+def save(model: open_clip.model.CLIP, cfg: TrainConfig, metrics: dict[str, float]) -> Path:
+    """Write config, weights and metrics into a temporary folder, then move it into place."""
+    folder = _folder(cfg)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    (tmp / CONFIG_FILE).write_text(json.dumps(MODEL_CONFIG, indent=2, sort_keys=True))
+    torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
+    (tmp / "metrics.json").write_text(json.dumps({
+        "method": "tiny_clip", "dataset": "synthetic", "split": "heldout", "protocol": "synthetic.caption_r1",
+        "metrics": metrics, "config": {"model": MODEL_CONFIG, "train": asdict(cfg), "render": RENDER_VERSION},
+        "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__}}, indent=2, sort_keys=True))
+    if folder.exists():
+        import shutil
+        shutil.rmtree(tmp)
+        return folder
+    os.replace(tmp, folder)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="retrain even if cached")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    cfg = TrainConfig(seed=args.seed)
+    if not args.force:
+        try:
+            folder = tiny_clip_dir(args.seed)
+            print(f"cached: {folder}\n{(folder / 'metrics.json').read_text()}")
+            return 0
+        except FileNotFoundError:
+            pass
+    metrics = train(cfg)
+    print(f"saved to {_folder(cfg)}")
+    return 0 if min(metrics["image_to_text_R@1"], metrics["text_to_image_R@1"]) >= 60 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
