@@ -1,0 +1,5 @@
+"""Evaluate a SPIRIT checkpoint on cirr in eval mode and write metrics.json (see spirit/README.md)."""
+from spirit.run.pipeline import test_main
+
+if __name__ == "__main__":
+    test_main("cirr")

@@ -1,0 +1,96 @@
+"""SPIRIT's training loop over cached frozen-CLIP features (DDP-ready, per-process in-batch negatives)."""
+import random
+from argparse import Namespace
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from common.dist import DistInfo, barrier, distributed_sampler, rank0_print, wrap_ddp
+from common.tracking import RunTracker
+from spirit.dataloader.image_features import ImageFeatures
+from spirit.dataloader.records import TrainSet
+from spirit.dataloader.text_features import TextFeatureCache
+from spirit.losses.loss import batch_based_classification_loss
+from spirit.models import SPIRIT
+from spirit.models.checkpoint import save_spirit
+
+Validate = Callable[[SPIRIT], dict[str, float]]
+
+
+def per_process_batch(global_batch: int, world_size: int, num_triplets: int) -> int:
+    """Split the global batch over processes; each process needs >= 2 samples (BatchNorm) and one full batch."""
+    per_process = global_batch // world_size
+    if per_process < 2:
+        raise ValueError(f"--batch-size {global_batch} over {world_size} processes leaves {per_process} per process; need >= 2")
+    if num_triplets // world_size < per_process:
+        raise ValueError(f"--batch-size {global_batch}: only {num_triplets} training triplets; lower the batch size")
+    return per_process
+
+
+def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: ImageFeatures, texts: TextFeatureCache,
+          args: Namespace, info: DistInfo, tracker: RunTracker, checkpoint_stem: str,
+          validate: Validate | None = None) -> tuple[dict[str, float], int]:
+    """Train for `args.num_epochs`; with `validate`, keep the best epoch by its "avg". Returns (best metrics, best epoch).
+
+    Without `validate` (Fashion200k) the last epoch is returned with its mean training loss.
+    """
+    device = info.device
+    triplets = train_set.triplets
+    batch = per_process_batch(args.batch_size, info.world_size, len(triplets))
+    sampler = distributed_sampler(range(len(triplets)), shuffle=True, seed=args.seed)
+    loader = DataLoader(range(len(triplets)), batch_size=batch, sampler=sampler, drop_last=True)
+    ddp_model = wrap_ddp(model, find_unused_parameters=model.combiner.sa_gate == "original")
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.combiner_lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.cosine_epochs * len(loader))
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    caption_rng = random.Random(args.seed * 1000 + info.rank)
+    out_dir = Path(tracker.output_dir)
+    best_metrics, best_epoch, step = {}, -1, 0
+    for epoch in range(args.num_epochs):
+        sampler.set_epoch(epoch)
+        ddp_model.train()
+        loss_sum = 0.0
+        for it, idx in enumerate(loader):
+            chosen = [triplets[i] for i in idx.tolist()]
+            ref_g, ref_p = features.select([t.reference for t in chosen])
+            tgt_g, tgt_p = features.select([t.target for t in chosen])
+            text = texts([train_set.compose(t.captions, caption_rng) for t in chosen])
+            with torch.autocast(device_type=device.type, enabled=use_amp):
+                logits = ddp_model(ref_g.to(device), text.to(device), ref_p.to(device), tgt_g.to(device), tgt_p.to(device))
+                loss = batch_based_classification_loss(logits.float())
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            loss_sum += loss.item()
+            tracker.log_scalar("train/loss", loss.item(), step)
+            step += 1
+            if it % args.print_frequency == 0 or it == len(loader) - 1:
+                rank0_print(f"Train Epoch: [{epoch}][{it}/{len(loader)}]\tLoss {loss.item():.4f} ({loss_sum / (it + 1):.4f})")
+        epoch_loss = loss_sum / len(loader)
+        is_last = epoch == args.num_epochs - 1
+        if validate is None:
+            best_metrics, best_epoch = {"train_loss": epoch_loss}, epoch
+            if args.save_training and info.is_main and (is_last or not args.save_best):
+                save_spirit(model, model_config, out_dir / f"{checkpoint_stem}-e{epoch}.pt", epoch=epoch)
+            continue
+        if (epoch + 1) % args.validation_frequency and not is_last:
+            continue
+        if info.is_main:
+            metrics = validate(model)
+            tracker.log_scalars(metrics, epoch, prefix="val/")
+            improved = metrics["avg"] > best_metrics.get("avg", float("-inf"))
+            rank0_print(f"epoch {epoch}: " + "  ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k.startswith(("average", "R", "avg")))
+                        + ("  (best)" if improved else f"  best avg {best_metrics.get('avg', 0):.2f} @ {best_epoch}"))
+            if improved:
+                best_metrics, best_epoch = metrics, epoch
+            if args.save_training and improved:
+                save_spirit(model, model_config, out_dir / f"{checkpoint_stem}-best.pt", epoch=epoch, metrics=metrics)
+            if args.save_training and not args.save_best:
+                save_spirit(model, model_config, out_dir / f"{checkpoint_stem}-e{epoch}.pt", epoch=epoch, metrics=metrics)
+        barrier()
+    return best_metrics, best_epoch
