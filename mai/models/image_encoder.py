@@ -6,17 +6,33 @@ from torch import nn
 from transformers import Blip2VisionConfig
 from transformers.models.blip_2.modeling_blip_2 import Blip2Encoder, Blip2VisionEmbeddings
 
+from common.clip import get_transform
+
 # LAVIS `create_eva_vit_g`: width 1408, 39 blocks (the 40th is dropped), 16 heads, mlp 6144, patch 14.
 EVA_VIT_G = dict(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
                  patch_size=14, layer_norm_eps=1e-6, hidden_act="gelu", qkv_bias=True)
 
 
 class FrozenImageEncoder(nn.Module):
-    """A frozen encoder mapping images [B, 3, S, S] to raw tokens [B, N, width] (before `ln_vision`)."""
+    """A frozen encoder mapping images [B, 3, S, S] to raw tokens [B, N, width] (before `ln_vision`).
+
+    `encode_image`, `preprocess`, `backend` and `name` let `common.retrieval.encode_gallery` cache its tokens.
+    """
 
     width: int
     image_size: int
     identity: str
+    backend = "mai-image-tokens"
+
+    @property
+    def name(self) -> str:
+        return self.identity
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self(images)
+
+    def preprocess(self, image):
+        return self.transform(image)
 
     def train(self, mode: bool = True) -> "FrozenImageEncoder":
         # Frozen like LAVIS's `freeze_vit`: always in eval mode, never updated.
@@ -31,8 +47,10 @@ class FrozenImageEncoder(nn.Module):
 class EvaViTEncoder(FrozenImageEncoder):
     """EVA ViT-g/14 as BLIP-2 uses it, on HF `Blip2VisionEmbeddings` + `Blip2Encoder` (no final norm)."""
 
-    def __init__(self, image_size: int = 224, sizes: dict | None = None, identity: str = "eva_vit_g"):
+    def __init__(self, image_size: int = 224, sizes: dict | None = None, identity: str = "eva_vit_g",
+                 target_ratio: float = 1.25):
         super().__init__()
+        self.transform = get_transform("targetpad", image_size, target_ratio)
         cfg = Blip2VisionConfig(image_size=image_size, **(sizes or EVA_VIT_G))
         self.config = cfg
         self.embeddings = Blip2VisionEmbeddings(cfg)
@@ -53,6 +71,7 @@ class ClipTokenEncoder(FrozenImageEncoder):
     def __init__(self, backbone: nn.Module, identity: str):
         super().__init__()
         self.backbone = backbone
+        self.transform = backbone.preprocess
         self.width = int(backbone.vision_width)
         self.image_size = int(backbone.image_size)
         self.identity = identity

@@ -17,3 +17,98 @@ def tiny_tokenizer(tmp_path_factory):
 def tiny_model(tiny_tokenizer):
     cfg = MAIConfig(vision_width=48, qformer="tiny", vocab_size=len(tiny_tokenizer), max_txt_len=32)
     return Blip2QformerCirAlignPrompt(cfg, tiny_tokenizer)
+
+
+COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 180, 60), "black": (20, 20, 20)}
+SHAPES = ("dress", "shirt", "skirt")
+
+
+def _draw(path, colour, shape):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (64, 64), (240, 240, 240))
+    d = ImageDraw.Draw(img)
+    box = {"dress": (20, 8, 44, 60), "shirt": (10, 14, 54, 40), "skirt": (16, 30, 48, 60)}[shape]
+    d.rectangle(box, fill=COLOURS[colour])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def write_tiny_fashionmt(root, seed: int = 0):
+    """A FashionMT folder in the reader's layout: FC combination and 200k rollback subsets, 12 products each."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    products = [(c, s) for c in COLOURS for s in SHAPES]
+    mt = root / "FashionMT"
+    (mt / "modifiers").mkdir(parents=True, exist_ok=True)
+    fc_caps = {}
+    for i, (c, s) in enumerate(products):
+        _draw(mt / "images" / f"p{i}" / "a.png", c, s)
+        fc_caps[f"p{i}"] = f"a {c} {s}"
+        _draw(mt / "images" / "200k" / f"q{i}_0.png", c, s)
+        (mt / "captions" / "200k").mkdir(parents=True, exist_ok=True)
+        (mt / "captions" / "200k" / f"q{i}.txt").write_text(f"a {c} {s}\n")
+    (mt / "modifiers" / "FC-caption.json").write_text(json.dumps(fc_caps))
+    fc_names = [f"p{i}/a.png" for i in range(len(products))]
+    k_names = [f"200k/q{i}_0.png" for i in range(len(products))]
+    (mt / "modifiers" / "FC_index_names.txt").write_text("\n".join(fc_names) + "\n")
+    (mt / "modifiers" / "200k_index_names.txt").write_text("\n".join(k_names) + "\n")
+
+    def sessions(names, n, kind):
+        out = []
+        for _ in range(n):
+            a, b, c = rng.sample(range(len(products)), 3)
+            if kind == "combination":  # tar3 = colour of FIRST, shape of SECOND
+                d = products.index((products[a][0], products[b][1]))
+                mod3 = f"1. is {products[d][0]} 4. keep the FIRST's color and keep the SECOND's design"
+            else:  # rollback to FIRST or SECOND, then change the colour
+                back = rng.choice((0, 1))
+                base = (a, b)[back]
+                d = products.index((rng.choice([x for x in COLOURS if x != products[base][0]]), products[base][1]))
+                mod3 = f"I prefer the {('FIRST', 'SECOND')[back]}, and 1. is {products[d][0]} 2. is a {products[d][1]}"
+            idx = (a, b, c, d)
+            out.append({"ref": names[a], "tar1": names[b], "tar2": names[c], "tar3": names[d],
+                        "mod1": f"1. is {products[b][0]} 2. is a {products[b][1]}",
+                        "mod2": f"1. is {products[c][0]} 2. is a {products[c][1]}", "mod3": mod3,
+                        **{f"cap{k}": "a {} {}".format(*products[j]) for k, j in enumerate(idx)}})
+        return out
+
+    for prefix, names, kind in (("FC", fc_names, "combination"), ("200k", k_names, "rollback")):
+        (mt / "modifiers" / f"{prefix}_train_cap.json").write_text(json.dumps(sessions(names, 16, kind)))
+        (mt / "modifiers" / f"{prefix}_test_cap.json").write_text(json.dumps(sessions(names, 6, kind)))
+    return root
+
+
+def write_tiny_clip(folder):
+    """A random tiny ResNet CLIP saved as a synthetic-tiny folder (loadable with --clip-pretrained)."""
+    import json
+
+    import torch
+
+    from common.clip import tiny_open_clip_config
+    from common.clip.tiny import tiny_open_clip_state
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = tiny_open_clip_config("resnet")
+    (folder / "synthetic-tiny.json").write_text(json.dumps(config))
+    torch.save(tiny_open_clip_state(config), folder / "open_clip_model.pt")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_fashionmt(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mt")
+    return write_tiny_fashionmt(root), write_tiny_clip(root / "clip")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest single-threaded on the shared 2-core machine; restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
