@@ -10,6 +10,7 @@ import torch
 from huggingface_hub import try_to_load_from_cache
 from torch import nn
 
+from common.checkpoint import load_checkpoint
 from common.clip.arch import ClipArch
 from common.clip.backbone import ClipBackbone
 from common.clip.convert import build_hf_models, build_openai_model
@@ -119,8 +120,11 @@ def _load_synthetic_tiny(pretrained: str | os.PathLike | None, backend: str) -> 
     for path in (config_path, weights_path):
         if not path.is_file():
             raise missing_weight_error(f"synthetic-tiny file {path.name}", f"{path} (python -m common.synthetic.tiny_clip)")
-    config = json.loads(config_path.read_text())
-    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path}: not valid JSON: {error}") from None
+    state = load_checkpoint(weights_path)
     return backbone_from_open_clip_state(SYNTHETIC_TINY, config, state, backend, source=str(folder))
 
 

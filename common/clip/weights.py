@@ -8,8 +8,11 @@ from pathlib import Path
 
 import torch
 
+from common.checkpoint import load_checkpoint
+
 # Non-parameter entries OpenAI's JIT archives carry in their state dict.
 _OPENAI_METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
+FOLDER_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_model.pt")
 
 
 def openai_clip_cache() -> Path:
@@ -39,8 +42,14 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Load a CLIP state dict from `path`; unwraps CLIP4Cir's "CLIP" entry and training "state_dict" wrappers."""
+    """Load a CLIP state dict from a file or an open_clip weights folder; unwraps CLIP4Cir's "CLIP" entry and
+    training "state_dict" wrappers, strips DDP's "module." prefix and OpenAI's non-tensor metadata entries."""
     path = Path(path)
+    if path.is_dir():  # an open_clip / HF-hub style folder
+        found = [path / name for name in FOLDER_WEIGHT_FILES if (path / name).is_file()]
+        if not found:
+            raise missing_weight_error(f"CLIP weights in {path}", f"{path}/{FOLDER_WEIGHT_FILES[0]}")
+        path = found[0]
     if not path.is_file():
         raise missing_weight_error(f"CLIP checkpoint {path}", str(path))
     if _is_torchscript(path):
@@ -50,7 +59,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         from safetensors.torch import load_file
         state, kind = load_file(str(path)), "state_dict"
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(path)
         kind = "state_dict"
         if isinstance(state, dict) and "CLIP" in state:
             state, kind = state["CLIP"], "clip4cir"

@@ -84,6 +84,7 @@ def test_clip4cir_checkpoint_round_trip(tmp_path, monkeypatch):
             assert (got - want).abs().max() <= TOL, backend
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated, OpenAI's releases still use it
 def test_read_checkpoint_formats(tmp_path):
     scripted = torch.jit.script(nn.Linear(3, 2))
     scripted.save(str(tmp_path / "jit.pt"))
@@ -92,6 +93,12 @@ def test_read_checkpoint_formats(tmp_path):
     torch.save({"state_dict": {"module.w": torch.ones(1), "module.input_resolution": torch.tensor(224)}},
                tmp_path / "ddp.pt")
     assert list(read_checkpoint(tmp_path / "ddp.pt").state_dict) == ["w"]
+    folder = tmp_path / "hub-folder"
+    folder.mkdir()
+    torch.save({"w": torch.zeros(2)}, folder / "open_clip_pytorch_model.bin")
+    assert list(read_checkpoint(folder).state_dict) == ["w"]
+    with pytest.raises(FileNotFoundError, match="open_clip_model.safetensors"):
+        read_checkpoint(tmp_path)
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(ValueError, match="list.pt: not a CLIP state dict"):
         read_checkpoint(tmp_path / "list.pt")
@@ -147,3 +154,18 @@ def test_unknown_name_and_backend():
         load_clip("not-a-clip")
     with pytest.raises(ValueError, match="backend must be one of"):
         load_clip("ViT-B/16", backend="timm")
+
+
+def test_trained_synthetic_tiny_same_in_every_backend():
+    """The real embedded-default CLIP (built by `python -m common.synthetic.tiny_clip`) in all three backends."""
+    from common.synthetic.tiny_clip import tiny_clip_dir
+
+    try:
+        tiny_clip_dir(0)
+    except FileNotFoundError:
+        pytest.skip("synthetic-tiny is not built yet (python -m common.synthetic.tiny_clip)")
+    reference = load_clip("synthetic-tiny")
+    expected = _features(reference)
+    for backend in ("openai", "hf"):
+        for got, want in zip(_features(load_clip("synthetic-tiny", backend=backend)), expected):
+            assert (got - want).abs().max() <= TOL
