@@ -39,8 +39,9 @@ def image_features(backbone, names: Sequence[str], image_path: Callable[[str], P
     """
     if not names:
         raise ValueError("image_features: empty image list")
-    key = gallery_cache_key(backbone, names, f"{transform_id}|fti4cir.global+patch_tokens", torch.float16)
-    path = cache_file(cache_dir, key) if cache_dir is not None else None
+    key = (gallery_cache_key(backbone, names, f"{transform_id}|fti4cir.global+patch_tokens", torch.float16)
+           if cache_dir is not None else None)
+    path = cache_file(cache_dir, key) if key is not None else None
     if path is not None and path.is_file():
         try:
             cached = load_checkpoint(path)
