@@ -5,6 +5,7 @@ import pytest
 
 from common.data.fashionmt import FashionMT
 from mai.dataloader.fashionmt import SessionDataset
+from mai.dataloader.text import pre_caption
 from mai.run import test as mai_test
 from mai.run import train_ddp
 
@@ -15,8 +16,10 @@ def test_session_items(tiny_fashionmt):
     item = SessionDataset(reader.queries, train=False)[0]
     s = reader.queries[0]
     assert item["back"] == s.images[s.rollback_index]
-    assert item["mod3"] == item["mod3"].lower() and "," in s.mod3 and "," not in item["mod3"].replace(",", "", 0) or True
-    assert SessionDataset(reader.queries, train=True)[0]["mod3"].count(" and ") == 1
+    assert item["mod3"] == pre_caption(s.mod3) and item["mod3"].startswith("i prefer the")
+    assert item["back_cap"] == pre_caption(s.captions[s.rollback_index])
+    sampled = SessionDataset(reader.queries, train=True)[0]["mod3"]
+    assert sampled.count(" and ") == 1 and "prefer" not in sampled  # two clauses; prefix dropped as the original
 
 
 @pytest.mark.parametrize("dataset", ["fc", "200k"])
@@ -36,3 +39,24 @@ def test_train_then_test(tiny_fashionmt, tmp_path, dataset):
     record = json.loads((test_out / "metrics.json").read_text())
     assert record["protocol"] == "fashionmt.final_turn" and record["variant"] == dataset
     assert (test_out / "predictions.json").is_file()
+
+
+@pytest.mark.slow
+def test_two_process_torchrun(tiny_fashionmt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root, clip = tiny_fashionmt
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "mai/run/train_ddp.py",
+           "--dataset", "fc", "--num-epochs", "1", "--batch-size", "4", "--learning-rate", "1e-3",
+           "--data-root", str(root), "--backbone", "synthetic-tiny", "--clip-pretrained", str(clip),
+           "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(out)]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "16 sessions, 2 steps/epoch" in proc.stdout and "world 2" in proc.stdout
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["protocol"] == "fashionmt.final_turn" and set(record["metrics"]) >= {"R@1", "mean"}

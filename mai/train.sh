@@ -1,0 +1,30 @@
+#!/bin/sh
+# Train MAI (torchrun, gloo on CPU / nccl on GPU) on FashionMT: one run per DATASETS entry.
+# Variables (defaults = the embedded default): NPROC=2 DATA_ROOT=datasets/synthetic BACKBONE=synthetic-tiny
+# OUT=outputs/mai DATASETS="fc 200k" EPOCHS LR BATCH_SIZE PYTHON EXTRA_ARGS (e.g. "--blip-weights ... --vocab ...").
+# Real data: DATA_ROOT=datasets BACKBONE=pretrain EPOCHS=50 LR=1e-5 BATCH_SIZE=32 NPROC=8 \
+#   EXTRA_ARGS="--blip-weights blip2_pretrained.pth --vit-weights eva_vit_g.pth --vocab bert-base-uncased/vocab.txt"
+set -eu
+cd "$(dirname "$0")/.."
+NPROC=${NPROC:-2}
+DATA_ROOT=${DATA_ROOT:-datasets/synthetic}
+BACKBONE=${BACKBONE:-synthetic-tiny}
+OUT=${OUT:-outputs/mai}
+DATASETS=${DATASETS:-"fc 200k"}
+EPOCHS=${EPOCHS:-6}
+LR=${LR:-1e-3}
+BATCH_SIZE=${BATCH_SIZE:-32}
+PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+EXTRA_ARGS=${EXTRA_ARGS:-}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+if [ "$BACKBONE" = synthetic-tiny ]; then
+  "$PYTHON" -c "from common.synthetic import ensure_synthetic; ensure_synthetic('$DATA_ROOT')"
+  "$PYTHON" -c "from common.synthetic.tiny_clip import ensure_tiny_clip; ensure_tiny_clip()"
+fi
+for DATASET in $DATASETS; do
+  # shellcheck disable=SC2086
+  "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node="$NPROC" mai/run/train_ddp.py \
+    --dataset "$DATASET" --data-root "$DATA_ROOT" --backbone "$BACKBONE" --output-dir "$OUT/$DATASET/train" \
+    --num-epochs "$EPOCHS" --learning-rate "$LR" --batch-size "$BATCH_SIZE" --validation-frequency "$EPOCHS" \
+    $EXTRA_ARGS
+done
