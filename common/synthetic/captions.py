@@ -75,7 +75,8 @@ def varied_caption(g: Garment, rng: np.random.Generator) -> str:
     return text
 
 
-def _phrase(name: str, old: str | None, new: str, rng: np.random.Generator) -> str:
+def attribute_phrase(name: str, old: str | None, new: str, rng: np.random.Generator) -> str:
+    """A short phrase saying that attribute `name` becomes `new` (was `old`)."""
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     if name == "category":
         return pick([f"is a {NOUNS[new]}", f"is a {NOUNS[new]} instead", f"change it to a {NOUNS[new]}"])
@@ -113,26 +114,37 @@ def _join(phrases: list[str], rng: np.random.Generator) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def relative_caption(reference: Garment, target: Garment, rng: np.random.Generator) -> str:
-    """A modification text naming only what changes from `reference` to `target`."""
+def change_phrases(reference: Garment, target: Garment, rng: np.random.Generator) -> list[str]:
+    """One short phrase per changed attribute, in random order."""
     diff = differences(reference, target)
     if not diff:
-        raise ValueError(f"relative_caption: {reference.key} and {target.key} are identical")
+        raise ValueError(f"relative caption: {reference.key} and {target.key} are identical")
     names = list(diff)
     rng.shuffle(names)
-    return _join([_phrase(n, *diff[n], rng) for n in names], rng)
+    return [attribute_phrase(n, *diff[n], rng) for n in names]
+
+
+def relative_caption(reference: Garment, target: Garment, rng: np.random.Generator) -> str:
+    """A modification text naming only what changes from `reference` to `target`."""
+    return _join(change_phrases(reference, target, rng), rng)
 
 
 def relative_caption_pair(reference: Garment, target: Garment, rng: np.random.Generator) -> list[str]:
     """Two annotator-style captions (FashionIQ): both full, or the changes split between the two."""
-    diff = differences(reference, target)
-    names = list(diff)
-    rng.shuffle(names)
-    if len(names) >= 2 and rng.random() < 0.5:
-        cut = int(rng.integers(1, len(names)))
-        return [_join([_phrase(n, *diff[n], rng) for n in names[:cut]], rng),
-                _join([_phrase(n, *diff[n], rng) for n in names[cut:]], rng)]
-    return [relative_caption(reference, target, rng), relative_caption(reference, target, rng)]
+    phrases = change_phrases(reference, target, rng)
+    if len(phrases) >= 2 and rng.random() < 0.5:
+        cut = int(rng.integers(1, len(phrases)))
+        return [_join(phrases[:cut], rng), _join(phrases[cut:], rng)]
+    return [_join(phrases, rng), relative_caption(reference, target, rng)]
+
+
+ATTRIBUTE_WORDS = {"sleeve": {"sleeveless": "sleeveless", "short": "short-sleeve", "long": "long-sleeve"},
+                   "neckline": {"round": "round neck", "v-neck": "v-neck"}, "pattern": PATTERN_ADJ}
+
+
+def attribute_words(g: Garment, names: list[str]) -> str:
+    """The values of some attributes as readable words ("red striped long-sleeve")."""
+    return " ".join(ATTRIBUTE_WORDS.get(n, {}).get(g.get(n), g.get(n)) for n in names)
 
 
 def words_caption(g: Garment) -> str:

@@ -10,8 +10,15 @@ from typing import Callable
 
 import numpy as np
 
+from common.synthetic.formats.circo import write_circo
 from common.synthetic.formats.cirr import write_cirr
+from common.synthetic.formats.corpus import write_corpus
+from common.synthetic.formats.fashion200k import write_fashion200k
 from common.synthetic.formats.fashioniq import write_fashioniq
+from common.synthetic.formats.fashionmt import write_fashionmt
+from common.synthetic.formats.genecis import write_genecis
+from common.synthetic.formats.imagenet import write_imagenet
+from common.synthetic.formats.shoes import write_shoes
 
 SIZES = {"small": 1, "medium": 4, "large": 16}
 STAMP = ".synthetic_stamp.json"
@@ -20,6 +27,13 @@ Writer = Callable[[Path, np.random.Generator, int], object]
 WRITERS: dict[str, Writer] = {
     "fashion-iq": write_fashioniq,
     "cirr_dataset": write_cirr,
+    "shoes": write_shoes,
+    "fashion200k": write_fashion200k,
+    "CIRCO": write_circo,
+    "genecis": write_genecis,
+    "FashionMT": write_fashionmt,
+    "imagenet": write_imagenet,
+    "corpus": write_corpus,
 }
 
 
