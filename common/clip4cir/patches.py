@@ -55,16 +55,19 @@ def _open_rgb(path: Path) -> Image.Image:
 
 def extract_global_features(backbone: torch.nn.Module, names: Sequence[str], image_path_fn: Callable[[str], Path],
                             cache_dir: str | Path | None, batch_size: int = 64,
-                            device: str | torch.device | None = None) -> torch.Tensor:
-    """Raw `encode_image` features `[N, D]` (float32) of `names` in order."""
+                            device: str | torch.device | None = None, weights_id: str | None = None) -> torch.Tensor:
+    """Raw `encode_image` features `[N, D]` (float32) of `names` in order.
+
+    `weights_id`: `common.retrieval.weights_fingerprint(backbone)` when already computed (saves hashing).
+    """
     return encode_gallery(backbone, list(names), image_path_fn, cache_dir, _transform_id(backbone, "global"),
-                          batch_size, dtype=torch.float32, device=device)
+                          batch_size, dtype=torch.float32, device=device, weights_id=weights_id)
 
 
 def extract_patch_features(backbone: torch.nn.Module, names: Sequence[str], image_path_fn: Callable[[str], Path],
                            cache_dir: str | Path | None, batch_size: int = 64,
-                           device: str | torch.device | None = None) -> torch.Tensor:
-    """Raw 13-crop `encode_image` features `[N, 13, D]` (float32) of `names` in order."""
+                           device: str | torch.device | None = None, weights_id: str | None = None) -> torch.Tensor:
+    """Raw 13-crop `encode_image` features `[N, 13, D]` (float32) of `names` in order (see `weights_id` above)."""
     names = list(names)
     if not names:
         raise ValueError("extract_patch_features: empty image list")
@@ -80,5 +83,6 @@ def extract_patch_features(backbone: torch.nn.Module, names: Sequence[str], imag
 
     features = encode_gallery(backbone, crop_ids, image_path_fn, cache_dir,
                               _transform_id(backbone, f"local{NUM_PATCHES}|resize{PATCH_RESIZE}|grids{GRIDS}"),
-                              batch_size, load_image=load_crop, dtype=torch.float32, device=device)
+                              batch_size, load_image=load_crop, dtype=torch.float32, device=device,
+                              weights_id=weights_id)
     return features.view(len(names), NUM_PATCHES, -1)

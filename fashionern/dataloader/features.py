@@ -13,6 +13,7 @@ import torch
 
 from common.clip4cir import extract_global_features, extract_patch_features
 from common.dist import barrier, is_dist, is_main
+from common.retrieval import weights_fingerprint
 from fashionern.models.tme import TextTower
 
 TEXT_CACHE_LIMIT_BYTES = 2 * 1024 ** 3
@@ -38,8 +39,11 @@ class ImageFeatures:
                  cache_dir: str | Path | None, batch_size: int = 64):
         self.names = _unique(names)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.glob = main_rank_first(lambda: extract_global_features(backbone, self.names, image_path, cache_dir, batch_size))
-        self.local = main_rank_first(lambda: extract_patch_features(backbone, self.names, image_path, cache_dir, batch_size))
+        weights = weights_fingerprint(backbone)
+        self.glob = main_rank_first(lambda: extract_global_features(backbone, self.names, image_path, cache_dir,
+                                                                    batch_size, weights_id=weights))
+        self.local = main_rank_first(lambda: extract_patch_features(backbone, self.names, image_path, cache_dir,
+                                                                    batch_size, weights_id=weights))
 
     def rows(self, names: Sequence[str]) -> torch.Tensor:
         try:
@@ -71,7 +75,7 @@ class TextFeatures:
 
     @torch.no_grad()
     def _encode(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        glob, seq = self.tower.encode(ids)
+        glob, seq = self.tower.encode(ids.to(self.tower.model.positional_embedding.device))
         return glob.float().cpu(), seq.float().cpu()
 
     def rows(self, captions: Sequence[str]) -> torch.Tensor:

@@ -58,7 +58,7 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
 
     torch.manual_seed(args.seed)
     model = build_model(backbone, tower, args.tme, args.tme_mlp_ratio).to(device)
-    ddp_model = wrap_ddp(model)
+    ddp_model = wrap_ddp(model, find_unused_parameters=True)  # the BERT pooler is unused, as in the original
     loss_fn = BatchBasedClassificationLoss()
     per_rank_batch = max(1, args.batch_size // info.world_size)
     items = train_bench.train
