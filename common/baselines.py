@@ -68,7 +68,7 @@ class Run:
     extra_config: dict[str, Any] = field(default_factory=dict)
 
 
-def compose(method: str, image: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor:
+def compose(method: str, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
     """The query feature of a baseline from (unnormalised) image and text features."""
     if method == "image_only":
         return image
