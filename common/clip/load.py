@@ -174,7 +174,12 @@ def _load_open_clip(name: str, pretrained: str | None) -> ClipBackbone:
     checkpoint = read_checkpoint(pretrained)
     # OpenAI weights (JIT archives, CLIP4Cir fine-tunes of OpenAI CLIP) were trained with QuickGELU.
     quick_gelu = quick_gelu or checkpoint.kind in ("jit", "clip4cir")
-    model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
+    config = open_clip.get_model_config(model_name)
+    if config.get("text_cfg", {}).get("hf_model_name") or config.get("vision_cfg", {}).get("timm_model_name"):
+        raise ValueError(f"{model_name}: HF-text or timm-image towers are not standard CLIP towers; "
+                         f"this interface supports OpenAI-layout ViT / ModifiedResNet CLIPs")
+    model = _open_clip_model_from_config({**config, "quick_gelu": config.get("quick_gelu", False) or quick_gelu},
+                                         model_name)
     state = checkpoint.state_dict
     if hasattr(model, "text") and not any(k.startswith("text.") for k in state):
         state = open_clip.model.convert_to_custom_text_state_dict(state)

@@ -85,6 +85,24 @@ def test_clip4cir_checkpoint_round_trip(tmp_path, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated, OpenAI's releases still use it
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_openai_jit_archive(tmp_path, monkeypatch):
+    """OpenAI releases traced TorchScript archives: they load in the OpenAI and open_clip backends (QuickGELU)."""
+    config = _openai_compatible_config()
+    source = backbone_from_open_clip_state("tiny", config, tiny_open_clip_state(config, seed=6), "openai")
+    expected = _features(source)
+    images, ids = torch.zeros(1, 3, 32, 32), source.tokenize(["a photo"])
+    torch.jit.trace(source.model, (images, ids), check_trace=False).save(str(tmp_path / "ViT-B-16.pt"))
+    monkeypatch.setattr(open_clip.factory, "_MODEL_CONFIGS", dict(open_clip.factory._MODEL_CONFIGS))
+    (tmp_path / "cir-test-tiny.json").write_text(json.dumps({k: v for k, v in config.items() if k != "quick_gelu"}))
+    open_clip.add_model_config(tmp_path / "cir-test-tiny.json")
+    for name, backend in (("ViT-B/16", "openai"), ("cir-test-tiny", "open_clip")):
+        model = load_clip(name, backend=backend, pretrained=tmp_path / "ViT-B-16.pt")
+        for got, want in zip(_features(model), expected):
+            assert (got - want).abs().max() <= TOL, backend
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated, OpenAI's releases still use it
 def test_read_checkpoint_formats(tmp_path):
     scripted = torch.jit.script(nn.Linear(3, 2))
     scripted.save(str(tmp_path / "jit.pt"))
