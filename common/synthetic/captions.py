@@ -13,7 +13,7 @@ NECK_PHRASE = {"round": "a round neck", "v-neck": "a v-neck"}
 
 # Words a caption must contain to mention that an attribute takes a value (tests use this).
 MENTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "pattern": {"solid": ("plain", "solid", "no pattern"), "striped": ("stripe",), "dotted": ("dot",),
+    "pattern": {"solid": ("plain", "solid", "no pattern", "remove the"), "striped": ("stripe",), "dotted": ("dot",),
                 "checked": ("check",)},
     "sleeve": {"sleeveless": ("sleeveless", "no sleeves"), "short": ("short",), "long": ("long",)},
     "neckline": {"round": ("round",), "v-neck": ("v-neck",)},

@@ -19,6 +19,7 @@ from common.synthetic.formats.fashionmt import write_fashionmt
 from common.synthetic.formats.genecis import write_genecis
 from common.synthetic.formats.imagenet import write_imagenet
 from common.synthetic.formats.shoes import write_shoes
+from common.synthetic.lock import exclusive
 
 SIZES = {"small": 1, "medium": 4, "large": 16}
 STAMP = ".synthetic_stamp.json"
@@ -53,15 +54,22 @@ def stamp_for(seed: int, size: str) -> dict:
     return {"seed": seed, "size": size, "generator": _source_digest(), "datasets": list(WRITERS)}
 
 
-def generate(out: Path, seed: int = 0, size: str = "small") -> Path:
-    """Write every dataset folder under `out` (built in a temporary sibling, then moved into place)."""
+def generate(out: Path, seed: int = 0, size: str = "small", datasets: list[str] | None = None) -> Path:
+    """Write every dataset folder (or only `datasets`) under `out`, built in a temporary sibling and then moved
+    into place. Each dataset draws from its own stream (seed, position in WRITERS), so a subset is byte-identical
+    to the same folders of a full generation."""
     out = Path(out)
     stamp = stamp_for(seed, size)
+    unknown = sorted(set(datasets or ()) - set(WRITERS))
+    if unknown:
+        raise ValueError(f"unknown synthetic datasets {unknown} (expected some of {list(WRITERS)})")
+    stamp["datasets"] = [name for name in WRITERS if datasets is None or name in datasets]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         for index, (name, writer) in enumerate(WRITERS.items()):
-            writer(tmp / name, np.random.default_rng([seed, index]), SIZES[size])
+            if name in stamp["datasets"]:
+                writer(tmp / name, np.random.default_rng([seed, index]), SIZES[size])
         (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
@@ -76,14 +84,20 @@ def generate(out: Path, seed: int = 0, size: str = "small") -> Path:
     return out
 
 
+def is_current(root: Path, seed: int = 0, size: str = "small") -> bool:
+    """True when `root` was written by this generator version for (seed, size)."""
+    try:
+        return json.loads((Path(root) / STAMP).read_text()) == stamp_for(seed, size)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+
+
 def ensure_synthetic(root: Path | str, seed: int = 0, size: str = "small") -> Path:
     """`root` holding the synthetic benchmark for (seed, size, current generator); generates it if needed."""
     root = Path(root)
-    stamp_path = root / STAMP
-    if stamp_path.is_file():
-        try:
-            if json.loads(stamp_path.read_text()) == stamp_for(seed, size):
-                return root
-        except json.JSONDecodeError:
-            pass
-    return generate(root, seed, size)
+    if is_current(root, seed, size):
+        return root
+    with exclusive(root.parent / f".{root.name}.lock"):
+        if not is_current(root, seed, size):
+            generate(root, seed, size)
+    return root

@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from common.synthetic.attributes import CATEGORIES, Garment, random_garment
+from common.synthetic.cache import cache_root
 from common.synthetic.captions import canonical_caption, varied_caption
+from common.synthetic.lock import exclusive
 from common.synthetic.render import render_garment
 
 MODEL_NAME = "synthetic-tiny"
 CONFIG_FILE = f"{MODEL_NAME}.json"
 WEIGHTS_FILE = "open_clip_model.pt"
-RENDER_VERSION = 1  # bump when the renderer or captions change what an image looks like
 MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip's default (OpenAI) normalisation
 STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -53,13 +54,16 @@ class TrainConfig:
     captions_per_image: int = 3
 
 
+def renderer_digest() -> str:
+    """Hash of the code that decides what the training images and captions look like."""
+    here = Path(__file__).parent
+    sources = b"".join((here / name).read_bytes() for name in ("attributes.py", "captions.py", "render.py"))
+    return hashlib.sha256(sources).hexdigest()[:16]
+
+
 def config_hash(cfg: TrainConfig) -> str:
-    blob = json.dumps({"model": MODEL_CONFIG, "train": asdict(cfg), "render": RENDER_VERSION}, sort_keys=True)
+    blob = json.dumps({"model": MODEL_CONFIG, "train": asdict(cfg), "render": renderer_digest()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("CIR_CACHE", Path.home() / ".cache" / "cir")).expanduser()
 
 
 def _folder(cfg: TrainConfig) -> Path:
@@ -78,10 +82,13 @@ def tiny_clip_dir(seed: int = 0) -> Path:
 
 def ensure_tiny_clip(seed: int = 0) -> Path:
     """tiny_clip_dir(seed), training the model first if it is not cached."""
+    cfg = TrainConfig(seed=seed)
     try:
         return tiny_clip_dir(seed)
     except FileNotFoundError:
-        train(TrainConfig(seed=seed))
+        with exclusive(_folder(cfg).parent / f".{_folder(cfg).name}.lock"):
+            if not (_folder(cfg) / WEIGHTS_FILE).is_file():
+                train(cfg)
         return tiny_clip_dir(seed)
 
 
@@ -222,7 +229,7 @@ def save(model: open_clip.model.CLIP, cfg: TrainConfig, metrics: dict[str, float
     torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
     (tmp / "metrics.json").write_text(json.dumps({
         "method": "tiny_clip", "dataset": "synthetic", "split": "heldout", "protocol": "synthetic.caption_r1",
-        "metrics": metrics, "config": {"model": MODEL_CONFIG, "train": asdict(cfg), "render": RENDER_VERSION},
+        "metrics": metrics, "config": {"model": MODEL_CONFIG, "train": asdict(cfg), "render": renderer_digest()},
         "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__}}, indent=2, sort_keys=True))
     if folder.exists():
         import shutil
