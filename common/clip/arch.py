@@ -31,14 +31,11 @@ class ClipArch:
     def is_resnet(self) -> bool:
         return self.patch_size is None
 
-    @property
-    def vision_token_width(self) -> int:
-        """Channel width of the image tokens: ViT width, or the ResNet's final feature-map channels."""
-        return self.vision_width * 32 if self.is_resnet else self.vision_width
-
     @classmethod
     def from_open_clip_config(cls, cfg: dict, source: str = "open_clip config") -> "ClipArch":
         """Read an open_clip model config (the JSON format); refuse options the other layouts cannot express."""
+        if "embed_dim" not in cfg:
+            raise ValueError(f"{source}: embed_dim: missing")
         vision, text = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
         for keys, allowed, where in ((cfg, _CONVERTIBLE_TOP, ""), (vision, _CONVERTIBLE_VISION, "vision_cfg."),
                                      (text, _CONVERTIBLE_TEXT, "text_cfg.")):
@@ -97,16 +94,3 @@ class ClipArch:
                    text_width=text_width, text_heads=text_width // 64,
                    text_layers=len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")}),
                    quick_gelu=quick_gelu, mlp_ratio=mlp_ratio)
-
-    def open_clip_config(self) -> dict:
-        """The open_clip model config that builds this architecture."""
-        if self.is_resnet:
-            vision = {"image_size": self.image_size, "layers": list(self.vision_layers), "width": self.vision_width,
-                      "head_width": self.vision_width * 32 // self.vision_heads, "patch_size": None}
-        else:
-            vision = {"image_size": self.image_size, "layers": self.vision_layers, "width": self.vision_width,
-                      "head_width": self.vision_width // self.vision_heads, "patch_size": self.patch_size,
-                      "mlp_ratio": self.mlp_ratio}
-        text = {"context_length": self.context_length, "vocab_size": self.vocab_size, "width": self.text_width,
-                "heads": self.text_heads, "layers": self.text_layers, "mlp_ratio": self.mlp_ratio}
-        return {"embed_dim": self.embed_dim, "quick_gelu": self.quick_gelu, "vision_cfg": vision, "text_cfg": text}

@@ -60,7 +60,7 @@ def backbone_from_open_clip_state(name: str, config: dict, state: dict[str, torc
                                   source: str = "open_clip config") -> ClipBackbone:
     """Build `backend`'s CLIP from an open_clip model config + state dict (converting for "openai"/"hf")."""
     if backend == "open_clip":
-        model = _open_clip_model_from_config(config, source)
+        model = open_clip_model_from_config(config, source)
         _load_state(model, state, source)
         return OpenClipBackbone(name, model)
     arch = ClipArch.from_open_clip_config(config, source)
@@ -73,7 +73,8 @@ def backbone_from_open_clip_state(name: str, config: dict, state: dict[str, torc
     raise ValueError(f"backend must be 'openai', 'open_clip' or 'hf', got {backend!r}")
 
 
-def _open_clip_model_from_config(config: dict, source: str) -> nn.Module:
+def open_clip_model_from_config(config: dict, source: str = "open_clip config") -> nn.Module:
+    """A randomly initialised open_clip `CLIP` (or `CustomTextCLIP`) from a model config dict."""
     config = dict(config)
     model_class = open_clip.CustomTextCLIP if config.pop("custom_text", False) else open_clip.CLIP
     try:
@@ -178,7 +179,7 @@ def _load_open_clip(name: str, pretrained: str | None) -> ClipBackbone:
     if config.get("text_cfg", {}).get("hf_model_name") or config.get("vision_cfg", {}).get("timm_model_name"):
         raise ValueError(f"{model_name}: HF-text or timm-image towers are not standard CLIP towers; "
                          f"this interface supports OpenAI-layout ViT / ModifiedResNet CLIPs")
-    model = _open_clip_model_from_config({**config, "quick_gelu": config.get("quick_gelu", False) or quick_gelu},
+    model = open_clip_model_from_config({**config, "quick_gelu": config.get("quick_gelu", False) or quick_gelu},
                                          model_name)
     state = checkpoint.state_dict
     if hasattr(model, "text") and not any(k.startswith("text.") for k in state):

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+from pathlib import Path
 
 import torch
 
+from common.atomic import atomic_write
+from common.checkpoint import save_atomic
 from common.clip.backbone import ClipBackbone
+from common.clip.load import (TINY_CONFIG_FILE, TINY_WEIGHTS_FILE, backbone_from_open_clip_state,
+                              open_clip_model_from_config)
 
 _TINY_TEXT = {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}
 TINY_VIT_CONFIG = {
@@ -30,19 +37,27 @@ def tiny_open_clip_config(arch: str = "vit", quick_gelu: bool = False) -> dict:
 
 def tiny_open_clip_state(config: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random open_clip weights for `config`, reproducible by seed, without touching the global RNG."""
-    from common.clip.load import _open_clip_model_from_config
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _open_clip_model_from_config(config, "tiny config")
+        model = open_clip_model_from_config(config, "tiny config")
     return model.state_dict()
 
 
 def build_tiny_clip(backend: str = "open_clip", arch: str = "vit", seed: int = 0,
                     quick_gelu: bool = False) -> ClipBackbone:
     """A tiny random CLIP in `backend`; the same (arch, seed) gives the same weights in every backend."""
-    from common.clip.load import backbone_from_open_clip_state
-
     config = tiny_open_clip_config(arch, quick_gelu)
     return backbone_from_open_clip_state(f"tiny-{arch}", config, tiny_open_clip_state(config, seed), backend,
                                          source=f"tiny-{arch} config")
+
+
+def save_tiny_clip_folder(folder: str | os.PathLike, arch: str = "vit", seed: int = 0,
+                          quick_gelu: bool = False) -> Path:
+    """Write a random tiny CLIP in the synthetic-tiny folder format (synthetic-tiny.json + open_clip_model.pt),
+    loadable by `load_clip("synthetic-tiny", pretrained=folder)` in any backend (ViT) — a stand-in for tests."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = tiny_open_clip_config(arch, quick_gelu)
+    save_atomic(tiny_open_clip_state(config, seed), folder / TINY_WEIGHTS_FILE)
+    atomic_write(folder / TINY_CONFIG_FILE, lambda handle: handle.write(json.dumps(config, indent=2).encode()))
+    return folder

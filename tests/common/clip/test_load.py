@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from common.clip import backbone_from_open_clip_state, load_clip, tiny_open_clip_config
+from common.clip import (backbone_from_open_clip_state, load_clip, save_tiny_clip_folder, tiny_open_clip_config,
+                         tiny_open_clip_state)
 from common.clip.load import _auto_backend
-from common.clip.tiny import tiny_open_clip_state
 from common.clip.weights import read_checkpoint
 
 TOL = 1e-4
@@ -33,11 +33,7 @@ def _openai_compatible_config():
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     """A synthetic-tiny-format folder: synthetic-tiny.json + open_clip_model.pt."""
-    folder = tmp_path_factory.mktemp("synthetic-tiny")
-    config = tiny_open_clip_config("vit", quick_gelu=True)
-    (folder / "synthetic-tiny.json").write_text(json.dumps(config))
-    torch.save(tiny_open_clip_state(config, seed=3), folder / "open_clip_model.pt")
-    return folder
+    return save_tiny_clip_folder(tmp_path_factory.mktemp("synthetic-tiny"), seed=3, quick_gelu=True)
 
 
 def test_synthetic_tiny_folder_in_every_backend(tiny_folder):
@@ -52,11 +48,11 @@ def test_synthetic_tiny_folder_in_every_backend(tiny_folder):
 
 
 def test_synthetic_tiny_resnet_has_no_hf_tower(tmp_path):
-    config = tiny_open_clip_config("resnet")
-    (tmp_path / "synthetic-tiny.json").write_text(json.dumps(config))
-    torch.save(tiny_open_clip_state(config), tmp_path / "open_clip_model.pt")
+    folder = save_tiny_clip_folder(tmp_path, arch="resnet")
+    assert json.loads((folder / "synthetic-tiny.json").read_text()) == tiny_open_clip_config("resnet")
+    assert load_clip("synthetic-tiny", backend="openai", pretrained=folder).is_resnet
     with pytest.raises(ValueError, match="HF transformers' CLIP has no ResNet image tower"):
-        load_clip("synthetic-tiny", backend="hf", pretrained=tmp_path)
+        load_clip("synthetic-tiny", backend="hf", pretrained=folder)
 
 
 def test_synthetic_tiny_missing(tmp_path, monkeypatch):
