@@ -6,6 +6,7 @@ from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from common.clip.arch import ClipArch
+from common.clip.weights import load_state_strict
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm default, used by OpenAI clip and open_clip
 
@@ -97,22 +98,16 @@ def openai_state_dict_to_hf(state: dict[str, torch.Tensor], arch: ClipArch) -> t
     return vision, text
 
 
-def build_hf_models(arch: ClipArch, state: dict[str, torch.Tensor] | None = None
+def build_hf_models(arch: ClipArch, state: dict[str, torch.Tensor] | None = None, source: str = "state dict"
                     ) -> tuple[CLIPVisionModelWithProjection, CLIPTextModelWithProjection]:
     """HF vision/text CLIP towers for `arch`, loaded strictly from an OpenAI/open_clip-layout `state` if given."""
     vision_cfg, text_cfg = hf_configs(arch)
     vision, text = CLIPVisionModelWithProjection(vision_cfg), CLIPTextModelWithProjection(text_cfg)
     if state is not None:
-        vision_state, text_state = openai_state_dict_to_hf(state, arch)
-        _load_strict(vision, vision_state)
-        _load_strict(text, text_state)
+        try:
+            vision_state, text_state = openai_state_dict_to_hf(state, arch)
+        except KeyError as error:
+            raise ValueError(f"{source}: weights do not fit the CLIP model: missing key {error.args[0]!r}") from None
+        load_state_strict(vision, vision_state, source)
+        load_state_strict(text, text_state, source)
     return vision.eval(), text.eval()
-
-
-def _load_strict(model: nn.Module, state: dict) -> None:
-    """load_state_dict(strict=True) that ignores only non-persistent-style position id buffers."""
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
-    if missing or result.unexpected_keys:
-        raise ValueError(f"{type(model).__name__}: state dict mismatch, missing {missing[:5]}, "
-                         f"unexpected {result.unexpected_keys[:5]}")

@@ -17,7 +17,7 @@ from common.clip.convert import build_hf_models, build_openai_model
 from common.clip.hf_backend import HFClipBackbone
 from common.clip.open_clip_backend import OpenClipBackbone
 from common.clip.openai_backend import OpenAIClipBackbone
-from common.clip.weights import missing_weight_error, openai_clip_cache, read_checkpoint
+from common.clip.weights import load_state_strict, missing_weight_error, openai_clip_cache, read_checkpoint
 
 BACKENDS = ("auto", "openai", "open_clip", "hf")
 SYNTHETIC_TINY = "synthetic-tiny"
@@ -61,15 +61,15 @@ def backbone_from_open_clip_state(name: str, config: dict, state: dict[str, torc
     """Build `backend`'s CLIP from an open_clip model config + state dict (converting for "openai"/"hf")."""
     if backend == "open_clip":
         model = open_clip_model_from_config(config, source)
-        _load_state(model, state, source)
+        load_state_strict(model, state, source)
         return OpenClipBackbone(name, model)
     arch = ClipArch.from_open_clip_config(config, source)
     if backend == "openai":
         model = build_openai_model(arch)
-        _load_state(model, state, source)
+        load_state_strict(model, state, source)
         return OpenAIClipBackbone(name, model)
     if backend == "hf":
-        return HFClipBackbone(name, *build_hf_models(arch, state))
+        return HFClipBackbone(name, *build_hf_models(arch, state, source))
     raise ValueError(f"backend must be 'openai', 'open_clip' or 'hf', got {backend!r}")
 
 
@@ -81,19 +81,6 @@ def open_clip_model_from_config(config: dict, source: str = "open_clip config") 
         return model_class(**config)
     except TypeError as error:
         raise ValueError(f"{source}: not an open_clip model config ({error})") from None
-
-
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Strict load with a one-line error naming `source` and the first offending keys."""
-    try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # shape mismatches
-        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error))
-        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: {detail}") from None
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: "
-                         f"{len(result.missing_keys)} missing keys {result.missing_keys[:3]}, "
-                         f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:3]}")
 
 
 def _auto_backend(name: str, pretrained: str | os.PathLike | None) -> str:
@@ -184,7 +171,7 @@ def _load_open_clip(name: str, pretrained: str | None) -> ClipBackbone:
     state = checkpoint.state_dict
     if hasattr(model, "text") and not any(k.startswith("text.") for k in state):
         state = open_clip.model.convert_to_custom_text_state_dict(state)
-    _load_state(model, state, str(checkpoint.path))
+    load_state_strict(model, state, str(checkpoint.path))
     return OpenClipBackbone(name, model)
 
 
@@ -202,7 +189,7 @@ def _load_openai(name: str, pretrained: str | None) -> ClipBackbone:
     checkpoint = read_checkpoint(pretrained)
     arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True, source=str(checkpoint.path))
     model = build_openai_model(arch)
-    _load_state(model, checkpoint.state_dict, str(checkpoint.path))
+    load_state_strict(model, checkpoint.state_dict, str(checkpoint.path))
     return OpenAIClipBackbone(name, model)
 
 
@@ -213,7 +200,7 @@ def _load_hf(name: str, pretrained: str | None) -> ClipBackbone:
     if pretrained is not None and Path(pretrained).is_file():  # an OpenAI-layout file, e.g. a CLIP4Cir fine-tune
         checkpoint = read_checkpoint(pretrained)
         arch = ClipArch.from_openai_state_dict(checkpoint.state_dict, quick_gelu=True, source=str(checkpoint.path))
-        return HFClipBackbone(name, *build_hf_models(arch, checkpoint.state_dict))
+        return HFClipBackbone(name, *build_hf_models(arch, checkpoint.state_dict, str(checkpoint.path)))
     source = pretrained or LINCIR_HF_IDS.get(name, name)
     try:
         vision = CLIPVisionModelWithProjection.from_pretrained(source, local_files_only=True)

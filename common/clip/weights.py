@@ -1,4 +1,4 @@
-"""Reading CLIP checkpoints from disk (OpenAI JIT archives, state dicts, CLIP4Cir `{"CLIP": ...}` files), never downloading."""
+"""Reading CLIP checkpoints (OpenAI JIT archives, state dicts, CLIP4Cir `{"CLIP": ...}` files) and loading them strictly."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from common.checkpoint import load_checkpoint
 
@@ -71,3 +72,16 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         state = {k[len("module."):]: v for k, v in state.items()}
     state = {k: v for k, v in state.items() if k not in _OPENAI_METADATA_KEYS}
     return Checkpoint(state_dict=state, kind=kind, path=path)
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Strict load with a one-line error naming `source` and the first offending keys."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error))
+        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: {detail}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"{source}: weights do not fit the {type(model).__name__} model: "
+                         f"{len(result.missing_keys)} missing keys {result.missing_keys[:3]}, "
+                         f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:3]}")

@@ -129,6 +129,8 @@ def test_wrong_weights_name_the_file(tmp_path):
     torch.save(state, tmp_path / "open_clip_model.pt")
     with pytest.raises(ValueError, match=r"1 missing keys \['ln_final.weight'\], 1 unexpected keys \['extra.weight'\]"):
         load_clip("synthetic-tiny", pretrained=tmp_path)
+    with pytest.raises(ValueError, match=f"{tmp_path}: .*missing key 'ln_final.weight'"):
+        load_clip("synthetic-tiny", backend="hf", pretrained=tmp_path)
     state["ln_final.weight"] = torch.zeros(5)
     torch.save(state, tmp_path / "open_clip_model.pt")
     with pytest.raises(ValueError, match=f"{tmp_path}: .*size mismatch for ln_final.weight"):
