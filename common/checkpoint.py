@@ -43,8 +43,9 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False,
         raise CheckpointError(
             f"{path}: refused to load code-carrying pickle with weights_only=True ({reason}); "
             "if you trust its source, load it with trust=True (--trust-checkpoint)") from None
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # truncated, corrupt or foreign files fail with many exception types
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable torch checkpoint: {detail}") from None
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -111,7 +112,11 @@ def load_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torc
     missing = [key for key in ("model", "epoch", "step", "rng") if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: not a resume checkpoint, missing {missing}")
-    unwrap_model(model).load_state_dict(payload["model"], strict=True)
+    try:
+        unwrap_model(model).load_state_dict(payload["model"], strict=True)
+    except RuntimeError as err:  # a checkpoint of another model: name the file and the first mismatch
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
+        raise CheckpointError(f"{path}: model: does not fit {type(unwrap_model(model)).__name__}: {detail}") from None
     for name, target in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
         if target is None:
             continue

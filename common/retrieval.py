@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from common.checkpoint import CheckpointError, load_checkpoint, save_atomic
+from common.data.errors import DataFormatError
 
 CACHE_FORMAT = 1
 
@@ -148,8 +149,13 @@ class _ImageListDataset(torch.utils.data.Dataset):
 
 
 def _open_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError) as err:  # truncated file or not an image at all
+        raise DataFormatError(path, "image", f"unreadable ({err})") from None
 
 
 @torch.no_grad()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -92,13 +93,23 @@ def _check_against_annotations(rankings: dict[str, list[str]], kind: str, where:
                 raise SubmissionError(f"{where}: query {key}: {outside[0]} is not in its img_set.members")
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    content = dict(pairs)
+    if len(content) < len(pairs):  # json.load would silently keep the last ranking of a repeated query id
+        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ValueError(f"duplicate key {repeated[0]!r} ({len(repeated)} keys repeated)")
+    return content
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_object_without_duplicate_keys)
     except FileNotFoundError:
         raise SubmissionError(f"{path}: {what} file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except ValueError as err:
+        if not isinstance(err, (json.JSONDecodeError, UnicodeDecodeError)):
+            raise SubmissionError(f"{path}: {err}") from None
         raise SubmissionError(f"{path}: not valid JSON ({err})") from None
 
 
