@@ -90,7 +90,8 @@ class ClipArch:
         mlp_ratio = state["transformer.resblocks.0.mlp.c_fc.weight"].shape[0] / text_width
         return cls(embed_dim=state["text_projection"].shape[1], image_size=image_size, vision_layers=layers,
                    vision_width=width, vision_heads=heads, patch_size=patch_size,
-                   context_length=state["positional_embedding"].shape[0], vocab_size=state["token_embedding.weight"].shape[0],
+                   context_length=state["positional_embedding"].shape[0],
+                   vocab_size=state["token_embedding.weight"].shape[0],
                    text_width=text_width, text_heads=text_width // 64,
                    text_layers=len({k.split(".")[2] for k in state if k.startswith("transformer.resblocks.")}),
                    quick_gelu=quick_gelu, mlp_ratio=mlp_ratio)

@@ -51,7 +51,8 @@ def hf_configs(arch: ClipArch) -> tuple[CLIPVisionConfig, CLIPTextConfig]:
         patch_size=arch.patch_size, projection_dim=arch.embed_dim, hidden_act=activation,
         layer_norm_eps=LAYER_NORM_EPS)
     text = CLIPTextConfig(
-        vocab_size=arch.vocab_size, hidden_size=arch.text_width, intermediate_size=int(arch.text_width * arch.mlp_ratio),
+        vocab_size=arch.vocab_size, hidden_size=arch.text_width,
+        intermediate_size=int(arch.text_width * arch.mlp_ratio),
         num_hidden_layers=arch.text_layers, num_attention_heads=arch.text_heads,
         max_position_embeddings=arch.context_length, projection_dim=arch.embed_dim, hidden_act=activation,
         layer_norm_eps=LAYER_NORM_EPS, bos_token_id=arch.vocab_size - 2, eos_token_id=arch.vocab_size - 1,

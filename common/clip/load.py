@@ -107,7 +107,8 @@ def _load_synthetic_tiny(pretrained: str | os.PathLike | None, backend: str) -> 
     config_path, weights_path = folder / TINY_CONFIG_FILE, folder / TINY_WEIGHTS_FILE
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise missing_weight_error(f"synthetic-tiny file {path.name}", f"{path} (python -m common.synthetic.tiny_clip)")
+            raise missing_weight_error(f"synthetic-tiny file {path.name}",
+                                       f"{path} (python -m common.synthetic.tiny_clip)")
     try:
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as error:

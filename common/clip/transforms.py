@@ -61,8 +61,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def get_transform(kind: str = "targetpad", size: int = 224, target_ratio: float = 1.25) -> Callable[[Image.Image], torch.Tensor]:
-    """PIL image -> normalised [3, size, size] tensor: optional pad, bicubic short-side resize, center crop, CLIP mean/std."""
+def get_transform(kind: str = "targetpad", size: int = 224,
+                  target_ratio: float = 1.25) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL image -> normalised [3, size, size] tensor.
+
+    Optional zero padding ("targetpad": CLIP4Cir TargetPad(target_ratio); "squarepad"; "clip": none), then bicubic
+    short-side resize to `size`, center crop, RGB, ToTensor and the CLIP mean/std.
+    """
     if kind not in TRANSFORM_KINDS:
         raise ValueError(f"get_transform: kind must be one of {TRANSFORM_KINDS}, got {kind!r}")
     pad = {"targetpad": [TargetPad(target_ratio)], "squarepad": [SquarePad()], "clip": []}[kind]

@@ -1,4 +1,4 @@
-"""Reading CLIP checkpoints (OpenAI JIT archives, state dicts, CLIP4Cir `{"CLIP": ...}` files) and loading them strictly."""
+"""Reading CLIP checkpoints (OpenAI JIT archives, state dicts, CLIP4Cir `{"CLIP": ...}` files); strict loading."""
 from __future__ import annotations
 
 import os

@@ -121,7 +121,8 @@ def test_read_checkpoint_formats(tmp_path):
 def test_wrong_weights_name_the_file(tmp_path):
     torch.save({"CLIP": {"token_embedding.weight": torch.zeros(3, 3)}}, tmp_path / "bad.pt")
     for backend in ("openai", "hf"):
-        with pytest.raises(ValueError, match=r"bad.pt: not an OpenAI-layout CLIP state dict \(no 'visual.layer1.0.conv1.weight'\)"):
+        with pytest.raises(ValueError, match=r"bad.pt: not an OpenAI-layout CLIP state dict "
+                                             r"\(no 'visual.layer1.0.conv1.weight'\)"):
             load_clip("ViT-B/16", backend=backend, pretrained=tmp_path / "bad.pt")
     (tmp_path / "synthetic-tiny.json").write_text(json.dumps(tiny_open_clip_config("vit")))
     state = tiny_open_clip_state(tiny_open_clip_config("vit"))
