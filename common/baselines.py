@@ -80,7 +80,7 @@ def compose(method: str, image: torch.Tensor, text: torch.Tensor) -> torch.Tenso
 
 
 class FeatureExtractor:
-    """Image features through the cached `encode_gallery`, text features in batches."""
+    """Image features through the cached `encode_gallery`; text features in batches, kept in memory."""
 
     def __init__(self, backbone: torch.nn.Module, cache_dir: Path | None, batch_size: int, num_workers: int,
                  progress: Callable | None = None) -> None:
@@ -88,6 +88,7 @@ class FeatureExtractor:
         self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
         self.transform_id = f"targetpad1.25-{backbone.image_size}px"
         self.weights_id = weights_fingerprint(backbone)
+        self._text_features: dict[str, torch.Tensor] = {}
 
     def images(self, names: Sequence[str], path_fn: Callable[[str], Path],
                load_image: Callable[[str], Image.Image] | None = None,
@@ -102,14 +103,14 @@ class FeatureExtractor:
 
     @torch.no_grad()
     def texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """`encode_text` features [len(texts), D] (float32, not normalised)."""
-        unique = list(dict.fromkeys(texts))
+        """`encode_text` features [len(texts), D] (float32, not normalised), each distinct text encoded once."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._text_features]
         self.backbone.eval()
-        parts = [self.backbone.encode_text(self.backbone.tokenize(unique[i:i + 256])).float().cpu()
-                 for i in range(0, len(unique), 256)]
-        features = torch.cat(parts)
-        row = {text: i for i, text in enumerate(unique)}
-        return features[[row[t] for t in texts]]
+        for i in range(0, len(new), 256):
+            batch = new[i:i + 256]
+            features = self.backbone.encode_text(self.backbone.tokenize(batch)).float().cpu()
+            self._text_features.update(zip(batch, features))
+        return torch.stack([self._text_features[t] for t in texts])
 
 
 def _rows(features: torch.Tensor, index: dict[str, int], names: Sequence[str]) -> torch.Tensor:
