@@ -186,3 +186,27 @@ def test_trained_synthetic_tiny_same_in_every_backend():
     for backend in ("openai", "hf"):
         for got, want in zip(_features(load_clip("synthetic-tiny", backend=backend)), expected):
             assert (got - want).abs().max() <= TOL
+
+
+def test_hf_hub_snapshot_folder(tmp_path):
+    """A full HF `CLIPModel` folder (the layout of openai/clip-vit-large-patch14 on the hub) loads both towers."""
+    from transformers import CLIPConfig, CLIPModel
+
+    from common.clip.arch import ClipArch
+    from common.clip.convert import hf_configs, openai_state_dict_to_hf
+
+    config = tiny_open_clip_config("vit")
+    state = tiny_open_clip_state(config, seed=7)
+    expected = _features(backbone_from_open_clip_state("tiny", config, state, "open_clip"))
+    arch = ClipArch.from_open_clip_config(config)
+    vision_cfg, text_cfg = hf_configs(arch)
+    full = CLIPModel(CLIPConfig(text_config=text_cfg.to_dict(), vision_config=vision_cfg.to_dict(),
+                                projection_dim=arch.embed_dim))
+    vision_state, text_state = openai_state_dict_to_hf(state, arch)
+    missing = full.load_state_dict({**vision_state, **text_state, "logit_scale": state["logit_scale"]}, strict=False)
+    assert not missing.missing_keys and not missing.unexpected_keys
+    full.save_pretrained(tmp_path)
+    model = load_clip("my-hub-clip", pretrained=tmp_path)  # auto: a folder with config.json is an HF model
+    assert model.backend == "hf"
+    for got, want in zip(_features(model), expected):
+        assert (got - want).abs().max() <= TOL
