@@ -1,6 +1,6 @@
 """`python -m common.submission FILE --kind cirr|cirr_subset|circo [--annotations FILE]`."""
 import sys
 
-from common.submission.validate import main
+from common.submission.validator import main
 
 sys.exit(main())

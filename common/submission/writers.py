@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.atomic import write_json_atomic
-from common.submission.validate import CIRCO_TOP_K, CIRR_SUBSET_TOP_K, CIRR_TOP_K, check_content
+from common.submission.validator import CIRCO_TOP_K, CIRR_SUBSET_TOP_K, CIRR_TOP_K, check_content
 
 
 def _top(rankings: Sequence[Sequence[str]], k: int, what: str, ids: Sequence) -> list[list[str]]:
