@@ -86,12 +86,22 @@ def barrier() -> None:
 
 
 def all_gather_nograd(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate every rank's `tensor` along dim 0 (same shape on every rank), without gradient."""
+    """Concatenate every rank's `tensor` along dim 0 in rank order, without gradient.
+
+    Ranks may hold different numbers of rows (e.g. an unpadded evaluation shard); trailing dims must agree.
+    """
     if not is_dist():
         return tensor.detach()
-    parts = [torch.empty_like(tensor) for _ in range(get_world_size())]
-    dist.all_gather(parts, tensor.detach().contiguous())
-    return torch.cat(parts, dim=0)
+    world = get_world_size()
+    rows = torch.tensor([tensor.shape[0]], dtype=torch.long, device=tensor.device)
+    all_rows = [torch.empty_like(rows) for _ in range(world)]
+    dist.all_gather(all_rows, rows)
+    counts = [int(r.item()) for r in all_rows]
+    padded = tensor.detach().new_zeros((max(counts), *tensor.shape[1:]))
+    padded[:tensor.shape[0]] = tensor.detach()
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:count] for part, count in zip(parts, counts)], dim=0)
 
 
 class _GatherWithGrad(torch.autograd.Function):

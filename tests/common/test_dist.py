@@ -77,6 +77,8 @@ WORKER = textwrap.dedent("""
     assert torch.allclose(mean_loss, full, atol=1e-5), (mean_loss, full)
     assert torch.allclose(model.weight.grad, reference.weight.grad, atol=1e-5)
     assert torch.allclose(model.bias.grad, reference.bias.grad, atol=1e-5)
+    uneven = all_gather_nograd(torch.full((info.rank + 1, 2), float(info.rank)))
+    assert uneven.tolist() == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]], uneven
     barrier()
     print(f"rank {info.rank}/{info.world_size} loss {mean_loss.item():.6f} full {full.item():.6f}", flush=True)
     cleanup()
