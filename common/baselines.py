@@ -147,9 +147,10 @@ def eval_fashioniq(fx: FeatureExtractor, root: Path, methods: Sequence[str], all
             used += len(triplets)
             texts = [fiq_caption(*t.captions, mode="eval") for t in triplets]
             queries = _queries(methods, _rows(features, index, [t.candidate for t in triplets]), fx.texts(texts))
+            gallery_features = _rows(features, index, gallery)
+            targets = [t.target for t in triplets]
             for method, query in queries.items():
-                ranked = rank_gallery(query, _rows(features, index, gallery), gallery, TOP)
-                targets = [t.target for t in triplets]
+                ranked = rank_gallery(query, gallery_features, gallery, TOP)
                 per_category[method][category] = recall_report(ranked, targets, (1, 5, 10, 50))
                 predictions[method] += _prediction_rows([t.candidate for t in triplets], texts, [[g] for g in targets],
                                                         ranked, PREDICTION_ROWS // len(reader.categories))
@@ -162,19 +163,17 @@ def eval_fashioniq(fx: FeatureExtractor, root: Path, methods: Sequence[str], all
 
 def _single_gallery_runs(reader: BenchmarkReader, fx: FeatureExtractor, methods: Sequence[str], dataset: str,
                          references: list[str], texts: list[str], targets: list, gallery: list[str],
-                         report: Callable[[list[list[str]]], dict[str, float]], coverage: dict[str, Any],
-                         exclude_reference: bool = False) -> tuple[list[Run], dict[str, list[list[str]]]]:
+                         report: Callable[[list[list[str]]], dict[str, float]], coverage: dict[str, Any]) -> list[Run]:
+    """Runs of a benchmark with one gallery and the reference kept in it (Shoes, Fashion200k)."""
     features, index = fx.images(list(gallery) + references, reader.image_path)
-    queries = _queries(methods, _rows(features, index, references), fx.texts(texts))
-    runs, rankings = [], {}
-    for method, query in queries.items():
-        ranked = rank_gallery(query, _rows(features, index, gallery), gallery, TOP,
-                              exclude_names=references if exclude_reference else None)
-        rankings[method] = ranked
-        shown = [sorted(t) if isinstance(t, (set, frozenset)) else [t] for t in targets]
+    gallery_features = _rows(features, index, gallery)
+    shown = [sorted(t) if isinstance(t, (set, frozenset)) else [t] for t in targets]
+    runs = []
+    for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
+        ranked = rank_gallery(query, gallery_features, gallery, TOP)
         runs.append(Run(method, reader.protocols[0], dataset, reader.split, report(ranked), coverage,
                         _prediction_rows(references, texts, shown, ranked), {n: reader.image_path(n) for n in index}))
-    return runs, rankings
+    return runs
 
 
 def eval_shoes(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
@@ -188,10 +187,9 @@ def eval_shoes(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_p
         recalls = recall_report(ranked, targets, (1, 10, 50))
         return {**recalls, "avg": shoes_avg(recalls)}
 
-    runs, _ = _single_gallery_runs(reader, fx, methods, "shoes", [t.reference for t in triplets],
-                                   [t.caption for t in triplets], targets, gallery, report,
-                                   {**coverage, "queries": len(triplets), "queries_total": len(reader.queries)})
-    return runs
+    return _single_gallery_runs(reader, fx, methods, "shoes", [t.reference for t in triplets],
+                                [t.caption for t in triplets], targets, gallery, report,
+                                {**coverage, "queries": len(triplets), "queries_total": len(reader.queries)})
 
 
 def eval_fashion200k(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
@@ -203,11 +201,10 @@ def eval_fashion200k(fx: FeatureExtractor, root: Path, methods: Sequence[str], a
     for name in gallery:
         with_caption.setdefault(reader.caption_of(name), set()).add(name)
     targets = [with_caption.get(p.target_caption, {p.target}) for p in pairs]
-    runs, _ = _single_gallery_runs(reader, fx, methods, "fashion200k", [p.reference for p in pairs],
-                                   [p.modifier for p in pairs], targets, gallery,
-                                   lambda ranked: recall_report(ranked, targets, (1, 10, 50)),
-                                   {**coverage, "queries": len(pairs), "queries_total": len(reader.queries)})
-    return runs
+    return _single_gallery_runs(reader, fx, methods, "fashion200k", [p.reference for p in pairs],
+                                [p.modifier for p in pairs], targets, gallery,
+                                lambda ranked: recall_report(ranked, targets, (1, 10, 50)),
+                                {**coverage, "queries": len(pairs), "queries_total": len(reader.queries)})
 
 
 def eval_cirr(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:

@@ -3,6 +3,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -91,7 +92,7 @@ class FakeEncoder(torch.nn.Module):
         self.encoded = 0
 
     def preprocess(self, image):
-        return torch.from_numpy(__import__("numpy").asarray(image.resize((4, 4)), dtype="float32")).permute(2, 0, 1) / 255
+        return torch.from_numpy(np.asarray(image.resize((4, 4)), dtype=np.float32)).permute(2, 0, 1) / 255
 
     def encode_image(self, images):
         self.encoded += images.shape[0]
