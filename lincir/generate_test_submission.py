@@ -9,8 +9,10 @@ import torch
 
 from common.clip import load_clip
 from common.submission import validate_submission, write_circo_submission, write_cirr_submission
-from lincir import utils
+from common.data import CIRCO, CIRR
+from common.zeroshot import circo_rankings, cirr_rankings
 from lincir.models.phi import build_phi, load_phi
+from lincir.utils import PhiQueryEncoder
 
 DATASET_FOLDERS = {"cirr": "cirr_dataset", "circo": "CIRCO"}
 
@@ -40,20 +42,22 @@ def main(argv: list[str] | None = None) -> list[Path]:
     clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device).eval()
     phi = build_phi(clip.embed_dim, clip.text_width).to(args.device)
     load_phi(args.phi_checkpoint_name, phi)
-    enc = utils.PhiQueryEncoder(clip, phi.eval(), args.l2_normalize)
+    enc = PhiQueryEncoder(clip, phi.eval(), args.l2_normalize, args.preprocess_type,
+                          cache_dir=Path(args.output_dir) / "feature_cache")
     out = Path(args.output_dir) / args.dataset
-    cache = Path(args.output_dir) / "feature_cache"
     if args.dataset == "cirr":
-        _, _, ranking = utils.evaluate_cirr(enc, root, "test1", args.preprocess_type, cache)
-        recall, subset = write_cirr_submission(out, args.submission_name, ranking["pairids"], ranking["ranked"],
-                                               ranking["subset"])
+        reader = CIRR(root, "test1")
+        ranked, subset_ranked = cirr_rankings(enc, reader)
+        recall, subset = write_cirr_submission(out, args.submission_name, [q.pairid for q in reader.queries],
+                                               ranked, subset_ranked)
         annotations = root / "cirr" / "captions" / "cap.rc2.test1.json"
         validate_submission(recall, "cirr", annotations)
         validate_submission(subset, "cirr_subset", annotations)
         paths = [recall, subset]
     else:
-        _, _, ranking = utils.evaluate_circo(enc, root, "test", args.preprocess_type, cache)
-        path = write_circo_submission(out / f"{args.submission_name}.json", ranking["query_ids"], ranking["ranked"])
+        reader = CIRCO(root, "test")
+        path = write_circo_submission(out / f"{args.submission_name}.json", [q.query_id for q in reader.queries],
+                                      circo_rankings(enc, reader))
         validate_submission(path, "circo", root / "annotations" / "test.json")
         paths = [path]
     for p in paths:

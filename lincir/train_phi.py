@@ -17,7 +17,7 @@ from lincir.dataloader.captions import CaptionDataset, read_captions
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
 from lincir.models.ema import EMAModel
 from lincir.models.phi import Phi, build_phi, load_phi
-from lincir.utils import evaluate_phi
+from lincir.utils import PhiQueryEncoder, evaluate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = dist.wrap_ddp(phi)
     tracker = RunTracker(out, method="lincir", dataset="cirr", split="val", protocol="cirr.rc2", config=vars(args))
     cirr_root = args.cirr_dataset_path or str(Path(args.data_root) / "cirr_dataset")
-    steps_per_epoch = len(loader)
+    steps_per_epoch = len(loader)  # batches per epoch
 
     def validate() -> None:
         nonlocal best
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
         if ema is not None:
             eval_phi = build_phi(clip.embed_dim, clip.text_width, 0.0).to(device)
             ema.copy_to(eval_phi)
-        metrics, _ = evaluate_phi(clip, eval_phi, "cirr", cirr_root, l2_normalize=args.l2_normalize,
-                                  cache_dir=out / "feature_cache")
+        enc = PhiQueryEncoder(clip, eval_phi, args.l2_normalize, cache_dir=out / "feature_cache")
+        metrics, _ = evaluate(enc, "cirr", cirr_root)
         for k, v in metrics.items():
             tracker.log_scalar(f"val/{k}", v, step)
         if metrics["R@1"] > best["R@1"]:
@@ -137,16 +137,41 @@ def main(argv: list[str] | None = None) -> dict:
             _save_phi(eval_phi, step, ckpt_dir / "phi_best.pt")
         dist.rank0_print(f"step {step}: CIRR val R@1 {metrics['R@1']:.2f} (best {best['R@1']:.2f} at {best['step']})")
 
-    bar = tracker.progress(total=args.max_train_steps, initial=step, desc="lincir phi")
+    accum = args.gradient_accumulation_steps
+
+    def batches_from(start_step: int):
+        """The batches of every optimizer step from `start_step` on, the same as an uninterrupted run sees."""
+        first = start_step * accum
+        epoch, skip = divmod(first, steps_per_epoch)
+        while True:
+            sampler.set_epoch(epoch)
+            dataset.set_epoch(epoch)
+            for i, batch in enumerate(loader):
+                if i >= skip:
+                    yield batch
+            epoch, skip = epoch + 1, 0
+
+    def save_checkpoints() -> None:
+        _save_phi(phi, step, ckpt_dir / f"phi_{step:09d}.pt")
+        _save_phi(phi, step, ckpt_dir / "phi_latest.pt")
+        resume = {"Phi": phi.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "step": step, "best": best}
+        if ema is not None:
+            ema_phi = build_phi(clip.embed_dim, clip.text_width, 0.0)
+            ema.copy_to(ema_phi)
+            _save_phi(ema_phi, step, ckpt_dir / f"ema_phi_{step:09d}.pt")
+            _save_phi(ema_phi, step, ckpt_dir / "ema_phi_latest.pt")
+            resume["ema"] = ema.state_dict()
+        save_atomic(resume, ckpt_dir / "resume_latest.pt")
+
     phi.train()
-    while step < args.max_train_steps:
-        epoch, skip = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch)
-        dataset.set_epoch(epoch)
-        for i, (orig_ids, masked_ids, indicator) in enumerate(loader):
-            if i < skip:
-                continue
-            torch.manual_seed(seed * 1_000_003 + step * 97 + info.rank)  # noise and dropout: a function of the step
+    batches = batches_from(step)
+    for _ in tracker.progress(range(step, args.max_train_steps), desc="lincir phi", total=args.max_train_steps,
+                              initial=step):
+        torch.manual_seed(seed * 1_000_003 + step * 97 + info.rank)  # noise and dropout: a function of the step
+        total, rate = 0.0, 0.0
+        for _micro in range(accum):
+            orig_ids, masked_ids, indicator = next(batches)
             orig_ids, masked_ids = orig_ids.to(device), masked_ids.to(device)
             with _autocast(device, args.mixed_precision):
                 with torch.no_grad():
@@ -154,47 +179,29 @@ def main(argv: list[str] | None = None) -> dict:
                 x = add_scaled_noise(target)
                 if args.l2_normalize:
                     x = torch.nn.functional.normalize(x, dim=-1)
-                tokens = model(x)
-                reencoded = clip.encode_text_with_pseudo_tokens(masked_ids, tokens, placeholder="$", mode="all")
-                loss = lincir_loss(reencoded, target) / args.gradient_accumulation_steps
+                reencoded = clip.encode_text_with_pseudo_tokens(masked_ids, model(x), placeholder="$", mode="all")
+                loss = lincir_loss(reencoded, target) / accum
             loss.backward()
-            if (i + 1) % args.gradient_accumulation_steps:
-                continue
-            if args.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(phi.parameters(), args.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            if ema is not None:
-                ema.step(phi)
-            step += 1
-            bar.update(1)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"step {step}: loss is {loss.item()}")
-            tracker.log_scalar("train/loss", loss.item() * args.gradient_accumulation_steps, step)
-            tracker.log_scalar("train/preproc_rate", indicator.float().mean().item(), step)
-            tracker.log_scalar("train/lr", scheduler.get_last_lr()[0], step)
-            if step == 50 or (args.validation_steps and step % args.validation_steps == 0):
-                validate()
-                phi.train()
-            if args.checkpointing_steps and step % args.checkpointing_steps == 0 and info.is_main:
-                _save_phi(phi, step, ckpt_dir / f"phi_{step:09d}.pt")
-                _save_phi(phi, step, ckpt_dir / "phi_latest.pt")
-                if ema is not None:
-                    ema_phi = build_phi(clip.embed_dim, clip.text_width, 0.0)
-                    ema.copy_to(ema_phi)
-                    _save_phi(ema_phi, step, ckpt_dir / f"ema_phi_{step:09d}.pt")
-                    _save_phi(ema_phi, step, ckpt_dir / "ema_phi_latest.pt")
-                resume = {"Phi": phi.state_dict(), "optimizer": optimizer.state_dict(),
-                          "scheduler": scheduler.state_dict(), "step": step, "best": best}
-                if ema is not None:
-                    resume["ema"] = ema.state_dict()
-                save_atomic(resume, ckpt_dir / "resume_latest.pt")
-            if step >= args.max_train_steps:
-                break
-    bar.close()
+            total += loss.item()
+            rate += indicator.float().mean().item() / accum
+        if not math.isfinite(total):
+            raise FloatingPointError(f"step {step + 1}: loss is {total}")
+        if args.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(phi.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.step(phi)
+        step += 1
+        tracker.log_scalars({"loss": total, "preproc_rate": rate, "lr": scheduler.get_last_lr()[0]}, step, "train/")
+        if step == 50 or (args.validation_steps and step % args.validation_steps == 0):
+            validate()
+            phi.train()
+        if args.checkpointing_steps and step % args.checkpointing_steps == 0 and info.is_main:
+            save_checkpoints()
     phi.eval()
-    if best["step"] != step:
+    if step != 50 and not (args.validation_steps and step % args.validation_steps == 0):
         validate()
     if info.is_main:
         _save_phi(phi, step, ckpt_dir / "phi_latest.pt")

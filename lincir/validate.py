@@ -8,13 +8,15 @@ from pathlib import Path
 import torch
 
 from common.clip import load_clip
+from common.data import CIRCO, CIRR, FashionIQ, coverage
+from common.data.genecis import GeneCIS
 from common.tracking import RunTracker
 from common.viewer import save_predictions
-from lincir import utils
+from common.zeroshot import GENECIS_TASKS
 from lincir.models.phi import build_phi, load_phi
+from lincir.utils import PROTOCOLS, PhiQueryEncoder, evaluate, image_paths_of
 
 DATASET_FOLDERS = {"cirr": "cirr_dataset", "fashioniq": "fashion-iq", "circo": "CIRCO", "genecis": "genecis"}
-PROTOCOLS = {"cirr": "cirr.rc2", "fashioniq": "fiq.original", "circo": "circo.relcap"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,10 +29,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preprocess-type", default="clip", choices=["clip", "targetpad"])
     p.add_argument("--phi-checkpoint-name", required=True, help="a {'Phi': ...} checkpoint, e.g. phi_best.pt")
     p.add_argument("--clip_model_name", default="giga")
-    p.add_argument("--clip_pretrained", default=None)
+    p.add_argument("--clip_pretrained", default=None, help="local weights file/folder of the backbone")
     p.add_argument("--cache_dir", default=None, help="HF cache for large/huge/giga")
     p.add_argument("--l2_normalize", action="store_true")
-    p.add_argument("--genecis-tasks", nargs="*", default=list(utils.GENECIS_TASKS), choices=utils.GENECIS_TASKS)
+    p.add_argument("--genecis-tasks", nargs="*", default=list(GENECIS_TASKS), choices=GENECIS_TASKS)
     p.add_argument("--data-root", default="datasets")
     p.add_argument("--output-dir", default=None, help="default outputs/lincir/<exp-name>/<dataset>")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -44,21 +46,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device).eval()
     phi = build_phi(clip.embed_dim, clip.text_width).to(args.device)
     load_phi(args.phi_checkpoint_name, phi)
-    enc = utils.PhiQueryEncoder(clip, phi.eval(), args.l2_normalize)
-    cache = out / "feature_cache"
-    runs = ([(f"genecis.{t}", out / t, lambda t=t: utils.evaluate_genecis(enc, root, t, args.preprocess_type, cache))
-             for t in args.genecis_tasks] if args.dataset == "genecis" else
-            [(PROTOCOLS[args.dataset], out, lambda: getattr(utils, f"evaluate_{args.dataset}")(
-                enc, root, preprocess_type=args.preprocess_type, cache_dir=cache))])
+    enc = PhiQueryEncoder(clip, phi.eval(), args.l2_normalize, args.preprocess_type, cache_dir=out / "feature_cache")
+    if args.dataset == "genecis":
+        runs = [(f"genecis.{t}", out / t, t, GeneCIS(root, t)) for t in args.genecis_tasks]
+    else:
+        reader = {"cirr": lambda: CIRR(root, "val"), "fashioniq": lambda: FashionIQ(root, "val"),
+                  "circo": lambda: CIRCO(root, "val")}[args.dataset]()
+        runs = [(PROTOCOLS[args.dataset], out, None, reader)]
     results = {}
-    for protocol, run_dir, evaluate in runs:
-        metrics, rows, cov = evaluate()
-        tracker = RunTracker(run_dir, method="lincir", dataset=args.dataset, split="val", protocol=protocol,
-                             config=vars(args))
-        tracker.write_metrics(metrics, coverage=cov)
-        tracker.close()
-        save_predictions(run_dir, protocol, rows, utils.image_paths(root, args.dataset, rows,
-                                                                    protocol.split(".", 1)[1] if "genecis" in protocol else None))
+    for protocol, run_dir, task, reader in runs:
+        metrics, rows = evaluate(enc, args.dataset, root, task)
+        with RunTracker(run_dir, method="lincir", dataset=args.dataset, split="val", protocol=protocol,
+                        config=vars(args)) as tracker:
+            tracker.write_metrics(metrics, coverage=coverage(reader))
+        save_predictions(run_dir, protocol, rows, image_paths_of(reader, rows))
         print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
         results[protocol] = metrics
     return results

@@ -32,7 +32,11 @@ def clean_caption(caption: str | None) -> str:
 
 def extract_keywords(caption: str, nlp=None) -> list[str]:
     """Maximal runs of consecutive NOUN/PROPN/ADJ/DET tokens, left to right, duplicates kept."""
-    doc = (nlp or load_spacy())(caption)
+    return keyword_runs((nlp or load_spacy())(caption))
+
+
+def keyword_runs(doc) -> list[str]:
+    """The keyword runs of a parsed spaCy doc."""
     runs, current = [], []
     for tok in doc:
         if tok.pos_ in KEYWORD_POS:
