@@ -96,3 +96,13 @@ def neighbour(garment: Garment, rng: np.random.Generator, n_changes: int = 1,
         if garment.get(name) is None and name not in changes:
             changes[name] = VALUES[name][rng.integers(len(VALUES[name]))]
     return garment.with_changes(category, **changes)
+
+
+def text_match_distractor(reference: Garment, target: Garment, rng: np.random.Generator) -> Garment | None:
+    """The target with one attribute the caption does not mention changed: matches the text, not the image."""
+    unchanged = [name for name, _ in target.attrs if name not in differences(reference, target)]
+    if not unchanged:
+        return None
+    name = unchanged[int(rng.integers(len(unchanged)))]
+    options = [v for v in VALUES[name] if v != target.get(name)]
+    return target.with_changes(**{name: options[int(rng.integers(len(options)))]})

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +18,7 @@ from common.synthetic.formats.genecis import write_genecis
 from common.synthetic.formats.imagenet import write_imagenet
 from common.synthetic.formats.shoes import write_shoes
 from common.synthetic.lock import exclusive
+from common.synthetic.staging import staged_folder
 
 SIZES = {"small": 1, "medium": 4, "large": 16}
 STAMP = ".synthetic_stamp.json"
@@ -64,23 +63,11 @@ def generate(out: Path, seed: int = 0, size: str = "small", datasets: list[str] 
     if unknown:
         raise ValueError(f"unknown synthetic datasets {unknown} (expected some of {list(WRITERS)})")
     stamp["datasets"] = [name for name in WRITERS if datasets is None or name in datasets]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         for index, (name, writer) in enumerate(WRITERS.items()):
             if name in stamp["datasets"]:
                 writer(tmp / name, np.random.default_rng([seed, index]), SIZES[size])
         (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            out.rename(old / out.name)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 

@@ -25,8 +25,8 @@ def _sleeves(sleeve: str, shoulder_y: float, left: float, right: float) -> list[
 
 def _neck_cut(neckline: str, top: float) -> Polygon:
     if neckline == "v-neck":
-        return [(0.42, top), (0.58, top), (0.5, top + 0.17)]
-    return [(0.42 + 0.08 * (1 - np.cos(a)), top + 0.06 * np.sin(a)) for a in np.linspace(0, np.pi, 9)]
+        return [(0.39, top), (0.61, top), (0.5, top + 0.24)]
+    return [(0.39 + 0.11 * (1 - np.cos(a)), top + 0.09 * np.sin(a)) for a in np.linspace(0, np.pi, 11)]
 
 
 def _shapes(g: Garment) -> tuple[list[Polygon], list[Polygon], list[Polygon]]:
@@ -36,8 +36,9 @@ def _shapes(g: Garment) -> tuple[list[Polygon], list[Polygon], list[Polygon]]:
     cuts: list[Polygon] = []
     details: list[Polygon] = []
     if c in ("dress", "shirt", "toptee", "jacket"):
-        top, left, right = 0.14, 0.33, 0.67
-        bottom = {"shirt": 0.66, "toptee": 0.56, "jacket": 0.64, "dress": 0.42}[c]
+        top = 0.14
+        left, right = {"toptee": (0.36, 0.64), "jacket": (0.29, 0.71)}.get(c, (0.33, 0.67))
+        bottom = {"shirt": 0.68, "toptee": 0.5, "jacket": 0.78, "dress": 0.42}[c]
         parts.append([(left, top), (right, top), (right + 0.01, bottom), (left - 0.01, bottom)])
         parts += _sleeves(g.get("sleeve") or "long", top, left, right)
         if c == "dress":
@@ -52,8 +53,8 @@ def _shapes(g: Garment) -> tuple[list[Polygon], list[Polygon], list[Polygon]]:
                         [(0.59, top - 0.02), (0.5, top + 0.07), (0.56, top + 0.1)],
                         [(0.495, top + 0.08), (0.505, top + 0.08), (0.505, bottom), (0.495, bottom)]]
         if c == "jacket":
-            cuts.append([(0.47, top), (0.53, top), (0.52, bottom), (0.48, bottom)])
-            details += [[(0.36, top), (0.47, top), (0.45, top + 0.2)], [(0.64, top), (0.53, top), (0.55, top + 0.2)]]
+            cuts.append([(0.42, top), (0.58, top), (0.52, bottom), (0.48, bottom)])
+            details += [[(0.33, top), (0.42, top), (0.47, top + 0.3)], [(0.67, top), (0.58, top), (0.53, top + 0.3)]]
     elif c == "pants":
         hem = 0.92 if long_ else 0.5
         parts += [[(0.33, 0.12), (0.67, 0.12), (0.67, 0.22), (0.33, 0.22)],

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from common.synthetic.cache import cache_root
 from common.synthetic.captions import canonical_caption, varied_caption
 from common.synthetic.lock import exclusive
 from common.synthetic.render import render_garment
+from common.synthetic.staging import staged_folder
+from common.tracking import RunTracker
 
 MODEL_NAME = "synthetic-tiny"
 CONFIG_FILE = f"{MODEL_NAME}.json"
@@ -46,7 +47,7 @@ class TrainConfig:
     seed: int = 0
     train_images: int = 10000
     heldout_images: int = 1000
-    steps: int = 300
+    steps: int = 450
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1
@@ -221,21 +222,14 @@ def train(cfg: TrainConfig, log=print) -> dict[str, float]:
 
 
 def save(model: open_clip.model.CLIP, cfg: TrainConfig, metrics: dict[str, float]) -> Path:
-    """Write config, weights and metrics into a temporary folder, then move it into place."""
+    """Write config, weights and metrics.json into a staged folder that replaces the cached one when complete."""
     folder = _folder(cfg)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    (tmp / CONFIG_FILE).write_text(json.dumps(MODEL_CONFIG, indent=2, sort_keys=True))
-    torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
-    (tmp / "metrics.json").write_text(json.dumps({
-        "method": "tiny_clip", "dataset": "synthetic", "split": "heldout", "protocol": "synthetic.caption_r1",
-        "metrics": metrics, "config": {"model": MODEL_CONFIG, "train": asdict(cfg), "render": renderer_digest()},
-        "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__}}, indent=2, sort_keys=True))
-    if folder.exists():
-        import shutil
-        shutil.rmtree(tmp)
-        return folder
-    os.replace(tmp, folder)
+    with staged_folder(folder) as tmp:
+        (tmp / CONFIG_FILE).write_text(json.dumps(MODEL_CONFIG, indent=2, sort_keys=True) + "\n")
+        torch.save(model.state_dict(), tmp / WEIGHTS_FILE)
+        config = {"model": MODEL_CONFIG, "train": asdict(cfg), "render": renderer_digest()}
+        RunTracker(tmp, "tiny_clip", "synthetic", "heldout", "synthetic.caption_r1", config=config,
+                   tensorboard=False).write_metrics(metrics)
     return folder
 
 

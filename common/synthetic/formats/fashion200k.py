@@ -5,9 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.synthetic.attributes import Garment, neighbour, random_garment
+from common.synthetic.attributes import Garment, neighbour, random_garment, text_match_distractor
 from common.synthetic.captions import words_caption
-from common.synthetic.formats.fashioniq import text_match_distractor
 from common.synthetic.formats.names import UniqueIds
 from common.synthetic.io import ImageStore, write_lines
 

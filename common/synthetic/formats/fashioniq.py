@@ -5,23 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common.synthetic.attributes import VALUES, Garment, differences, neighbour, random_garment
+from common.synthetic.attributes import Garment, neighbour, random_garment, text_match_distractor
 from common.synthetic.captions import relative_caption_pair
 from common.synthetic.formats.names import UniqueIds
 from common.synthetic.io import ImageStore, write_json
 
 CATEGORIES = ("dress", "shirt", "toptee")
 SPLITS = {"train": 200, "val": 80, "test": 40}  # queries per category at scale 1
-
-
-def text_match_distractor(reference: Garment, target: Garment, rng: np.random.Generator) -> Garment | None:
-    """The target with one attribute the caption does not mention changed: matches the text, not the image."""
-    unchanged = [name for name, _ in target.attrs if name not in differences(reference, target)]
-    if not unchanged:
-        return None
-    name = unchanged[int(rng.integers(len(unchanged)))]
-    options = [v for v in VALUES[name] if v != target.get(name)]
-    return target.with_changes(**{name: options[int(rng.integers(len(options)))]})
 
 
 def write_fashioniq(root: Path, rng: np.random.Generator, scale: int) -> dict[str, Garment]:

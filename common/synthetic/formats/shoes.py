@@ -5,9 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.synthetic.attributes import SHOES, Garment, neighbour, random_garment
+from common.synthetic.attributes import Garment, SHOES, neighbour, random_garment, text_match_distractor
 from common.synthetic.captions import relative_caption
-from common.synthetic.formats.fashioniq import text_match_distractor
 from common.synthetic.io import ImageStore, write_json
 
 TYPE_FOLDERS = {"sneaker": "womens_athletic_shoes", "boot": "boots", "heel": "high_heels", "flat": "flats"}
