@@ -30,7 +30,6 @@ from common.data import CIRCO, CIRR, FashionIQ, FashionMT, Fashion200k, GeneCIS,
 from common.data.base import BenchmarkReader
 from common.data.fashionmt import SUBSETS as FASHIONMT_SUBSETS
 from common.data.genecis import TASKS as GENECIS_TASKS
-from common.dist import barrier, cleanup, init_distributed
 from common.metrics import (circo_report, cirr_report, fiq_report, final_turn_recall, genecis_report,
                             recall_report, shoes_avg)
 from common.retrieval import encode_gallery, rank_gallery, rank_subsets, weights_fingerprint
@@ -373,14 +372,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point. Evaluation is cheap next to encoding, so under torchrun rank 0 does everything and the
+    other ranks return at once (no process group, hence no collective timeout on long galleries)."""
     args = parse_args(argv)
-    info = init_distributed()
-    try:
-        if info.is_main:
-            run_baselines(args)
-        barrier()
-    finally:
-        cleanup()
+    rank = int(os.environ.get("RANK", "0"))
+    if rank != 0:
+        print(f"baselines: rank {rank} has nothing to do (rank 0 evaluates)", file=sys.stderr)
+        return 0
+    run_baselines(args)
     return 0
 
 
