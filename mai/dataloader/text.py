@@ -24,15 +24,16 @@ def numbered_clauses(modifier: str) -> list[str]:
 def select_caps_compose(modifier: str, rng: random.Random) -> str:
     """Training-time modifier sampling of the original (`select_caps_compose`).
 
-    With ≥ 2 numbered clauses: a combination modifier (has "4.") keeps one random clause of 1–3 plus
-    clause 4; otherwise two random clauses; periods removed, joined with " and ". Else the raw text.
-    Like the original, a rollback prefix before "1." is dropped.
+    With ≥ 2 numbered clauses: a combination modifier (last clause "keep the ...") keeps one random
+    other clause plus the keep clause; otherwise two random clauses; periods removed, joined with
+    " and ". Else the raw text. Like the original, a rollback prefix before "1." is dropped.
+    (The original tests for "4." because its LLM always wrote three differ clauses before the keep clause.)
     """
     clauses = numbered_clauses(modifier)
     if len(clauses) < 2:
         return modifier
-    if "4." in modifier and len(clauses) >= 4:
-        chosen = [rng.choice(clauses[:3]), clauses[3]]
+    if clauses[-1].lower().startswith("keep"):
+        chosen = [rng.choice(clauses[:-1]), clauses[-1]]
     else:
         chosen = rng.sample(clauses, 2)
     return " and ".join(c.replace(".", "").strip() for c in chosen)

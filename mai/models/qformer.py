@@ -10,8 +10,11 @@ from transformers.models.blip_2.modeling_blip_2 import Blip2QFormerModel, Blip2T
 BASE_QFORMER = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                     max_position_embeddings=512, cross_attention_frequency=2)
 # Test/embedded-default size: same structure (cross-attention on even layers, query FFNs), tiny widths.
+# No dropout: trained from scratch on tiny data, BERT's 0.1 dropout keeps the Q-Former's text features
+# collapsed (all captions at cosine > 0.95) under CCL's fixed scale of 100.
 TINY_QFORMER = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=128,
-                    max_position_embeddings=256, cross_attention_frequency=2)
+                    max_position_embeddings=256, cross_attention_frequency=2, hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0)
 QFORMER_SIZES = {"base": BASE_QFORMER, "tiny": TINY_QFORMER}
 
 
