@@ -65,7 +65,7 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
     sampler = distributed_sampler(range(len(items)), shuffle=True, seed=args.seed)
     drop_last = len(sampler) > per_rank_batch
     loader = torch.utils.data.DataLoader(range(len(items)), batch_size=per_rank_batch, sampler=sampler, drop_last=drop_last)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, foreach=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, args.cosine_epochs * len(loader)))
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
