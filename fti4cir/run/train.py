@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             scaler.update()
             step += 1
             for key, value in losses.items():
-                totals[key] = totals.get(key, 0.0) + float(value)
-            tracker.log_scalars({k: float(v) for k, v in losses.items()}, step, prefix="train/")
+                totals[key] = totals.get(key, 0.0) + float(value.detach())
+            tracker.log_scalars({k: float(v.detach()) for k, v in losses.items()}, step, prefix="train/")
         last = {f"{k}": v / len(loader) for k, v in totals.items()}
         rank0_print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
         if is_main() and args.save_training and (epoch % args.save_frequency == 0 or epoch == args.num_epochs - 1):
