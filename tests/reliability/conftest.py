@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from common.clip.tiny import tiny_open_clip_config, tiny_open_clip_state
-from reliability_helpers import write_json, write_micro_cirr, write_micro_corpus, write_micro_fiq
+from tests.reliability.reliability_helpers import write_json, write_micro_cirr, write_micro_corpus, write_micro_fiq
 
 
 @pytest.fixture

@@ -111,3 +111,29 @@ def files_under(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# Runs a training script as __main__ and SIGKILLs its own process right before optimizer step `kill_at`
+# (counted over every optimizer, 1-based): an uncatchable kill -9 in the middle of a run, after the last
+# checkpoint and before the next one, at a step chosen by the test instead of by timing luck.
+KILL_LAUNCHER = """
+import os, runpy, signal, sys
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+kill_at, script, steps = int(sys.argv[1]), sys.argv[2], [0]
+
+def count_then_die(optimizer, args, kwargs):
+    steps[0] += 1
+    if steps[0] == kill_at:
+        print(f"killing at optimizer step {kill_at}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+register_optimizer_step_pre_hook(count_then_die)
+sys.argv = [script, *sys.argv[3:]]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def run_killed_at_step(script: str, argv: list[str], kill_at: int, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python script argv...` and kill -9 it right before its `kill_at`-th optimizer step."""
+    return run(["-c", KILL_LAUNCHER, str(kill_at), script, *argv], timeout=timeout)

@@ -19,7 +19,7 @@ from common.clip import load_clip
 from common.clip.tiny import tiny_open_clip_config, tiny_open_clip_state
 from common.data import CIRR, DataFormatError, FashionIQ
 from common.data.corpus import CaptionCorpus
-from reliability_helpers import assert_fails_naming, files_under, run, write_json
+from tests.reliability.reliability_helpers import assert_fails_naming, files_under, run, write_json
 
 CIRR_VAL = Path("cirr_dataset/cirr/captions/cap.rc2.val.json")
 

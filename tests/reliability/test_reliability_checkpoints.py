@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from common.checkpoint import CheckpointError, load_checkpoint, save_atomic
-from reliability_helpers import PYTHON, REPO, subprocess_env
+from tests.reliability.reliability_helpers import PYTHON, REPO, subprocess_env
 
 
 class _CreatesFolder:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from reliability_helpers import PYTHON, REPO, subprocess_env
+from tests.reliability.reliability_helpers import PYTHON, REPO, subprocess_env
 
 WORKER = """
 import os, sys, time

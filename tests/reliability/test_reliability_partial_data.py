@@ -1,0 +1,41 @@
+"""Evaluation on a dataset with missing images: refused by default; with --allow-partial it runs, warns loudly
+and records the coverage in metrics.json."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.reliability.reliability_helpers import assert_fails_naming, files_under, run
+
+MISSING = ("dressval2", "shirtval4")
+
+
+def _command(root, clip_dir, out, *extra):
+    return ["-m", "common.baselines", "--data-root", str(root), "--benchmarks", "fashioniq", "--backbone",
+            "synthetic-tiny", "--pretrained", str(clip_dir), "--output-dir", str(out), "--no-cache",
+            "--methods", "image_only", *extra]
+
+
+@pytest.mark.slow
+def test_missing_images_refused_by_default_then_evaluated_with_coverage(micro_root, clip_dir, tmp_path):
+    for name in MISSING:
+        (micro_root / "fashion-iq" / "images" / f"{name}.png").unlink()
+
+    refused = run(_command(micro_root, clip_dir, tmp_path / "refused"))
+    assert_fails_naming(refused, micro_root / "fashion-iq" / "images", "image: missing", "PARTIAL DATASET")
+    assert files_under(tmp_path / "refused") == []
+
+    partial = run(_command(micro_root, clip_dir, tmp_path / "partial", "--allow-partial"))
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    warning = [line for line in partial.stderr.splitlines() if line.startswith("WARNING: PARTIAL DATASET")]
+    assert warning and "2 of 18 referenced images are missing" in warning[0], partial.stderr[-3000:]
+    assert "coverage 88.89%" in warning[0]
+    for protocol in ("fiq.original", "fiq.val_union"):
+        metrics = json.loads((tmp_path / "partial" / "image_only" / protocol / "metrics.json").read_text())
+        coverage = metrics["coverage"]
+        assert (coverage["referenced"], coverage["present"], coverage["missing"]) == (18, 16, 2)
+        assert coverage["fraction"] == pytest.approx(16 / 18)
+        # each missing image is the candidate of one triplet and the target of another: 4 of 18 queries dropped
+        assert (coverage["queries"], coverage["queries_total"]) == (14, 18)
+        assert 0 <= metrics["metrics"]["average_R@10"] <= 100

@@ -1,0 +1,68 @@
+"""kill -9 a training run mid-epoch, resume it from its last checkpoint: the final weights and metrics equal
+those of an uninterrupted run (CPU, fixed seeds), for one method of each family.
+
+The killed run is a subprocess SIGKILLed right before a chosen optimizer step (between two checkpoints, so
+some progress is lost and must be redone identically); the uninterrupted and the resumed runs call the same
+entry point's `main` in-process.
+"""
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from common.checkpoint import load_checkpoint
+from tests.reliability.reliability_helpers import run_killed_at_step
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The killed subprocess runs single-threaded; the in-process runs must too (thread count changes float sums)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _metrics(out: Path) -> dict:
+    return json.loads((out / "metrics.json").read_text())["metrics"]
+
+
+def _assert_killed_at(proc, kill_at: int) -> None:
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert f"killing at optimizer step {kill_at}" in proc.stdout
+
+
+# ---- zero-shot: LinCIR (lincir/train_phi.py --checkpointing_steps / --resume_from_checkpoint latest) -----------------
+def _lincir_argv(root: Path, clip_dir: Path, out: Path) -> list[str]:
+    # 48 captions / batch 8 = 6 steps per epoch; a checkpoint at step 4 (mid-epoch 0); 8 steps in all
+    return ["--clip_model_name", "synthetic-tiny", "--clip_pretrained", str(clip_dir), "--data-root", str(root),
+            "--output_dir", str(out), "--batch_size", "8", "--max_train_steps", "8", "--checkpointing_steps", "4",
+            "--learning_rate", "1e-3", "--seed", "3", "--device", "cpu"]
+
+
+@pytest.mark.slow
+def test_lincir_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
+    from lincir.train_phi import main
+
+    reference = tmp_path / "uninterrupted"
+    main(_lincir_argv(micro_root, clip_dir, reference))
+
+    interrupted = tmp_path / "interrupted"
+    killed = run_killed_at_step("lincir/train_phi.py", _lincir_argv(micro_root, clip_dir, interrupted), kill_at=6)
+    _assert_killed_at(killed, 6)
+    last = load_checkpoint(interrupted / "checkpoints" / "resume_latest.pt")
+    assert last["step"] == 4  # the resumed run starts mid-epoch (batch 4 of 6); step 5 is redone
+    assert not (interrupted / "metrics.json").exists()
+
+    main([*_lincir_argv(micro_root, clip_dir, interrupted), "--resume_from_checkpoint", "latest"])
+    final = load_checkpoint(interrupted / "checkpoints" / "phi_latest.pt")
+    expected = load_checkpoint(reference / "checkpoints" / "phi_latest.pt")
+    assert final["epoch"] == expected["epoch"] == 8
+    for name, value in expected["Phi"].items():
+        assert torch.equal(final["Phi"][name], value), name
+    assert not torch.equal(last["Phi"]["layers.0.weight"], expected["Phi"]["layers.0.weight"])
+    assert _metrics(interrupted) == _metrics(reference)
