@@ -13,8 +13,8 @@ def commands(data_root: str, out_root: str) -> list[list[str]]:
         run = f"{out_root}/mai/{dataset}"
         argv.append([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                      "mai/run/train_ddp.py", "--dataset", dataset, "--data-root", data_root,
-                     "--backbone", "synthetic-tiny", "--num-epochs", "3", "--learning-rate", "1e-3",
-                     "--batch-size", "32", "--validation-frequency", "3", "--output-dir", f"{run}/train"])
+                     "--backbone", "synthetic-tiny", "--num-epochs", "20", "--learning-rate", "2e-3",
+                     "--batch-size", "8", "--validation-frequency", "20", "--output-dir", f"{run}/train"])
         argv.append([sys.executable, "mai/run/test.py", "--dataset", dataset, "--data-root", data_root,
                      "--model-dir", f"{run}/train", "--output-dir", f"{run}/test"])
     return argv

@@ -39,19 +39,25 @@ class SessionDataset(Dataset):
     def __init__(self, sessions: Sequence[FashionMTSession], train: bool, seed: int = 0):
         self.sessions = list(sessions)
         self.train = train
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Clause sampling is a function of (seed, epoch, index): a resumed run sees the same texts."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.sessions)
 
-    def _modifier(self, text: str) -> str:
-        return pre_caption(select_caps_compose(text, self.rng) if self.train else text)
+    def _modifier(self, text: str, rng: random.Random) -> str:
+        return pre_caption(select_caps_compose(text, rng) if self.train else text)
 
     def __getitem__(self, i: int) -> dict[str, str]:
         s = self.sessions[i]
+        rng = random.Random(hash((self.seed, self.epoch, i)))
         item = {key: name for key, name in zip(IMAGE_KEYS, s.images)}
         item.update({f"cap{k}": pre_caption(c) for k, c in enumerate(s.captions)})
-        item.update({f"mod{k + 1}": self._modifier(m) for k, m in enumerate(s.modifiers)})
+        item.update({f"mod{k + 1}": self._modifier(m, rng) for k, m in enumerate(s.modifiers)})
         back = s.rollback_index
         item["back"] = s.images[back]
         item["back_cap"] = item[f"cap{back}"]

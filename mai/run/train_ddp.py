@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from common.checkpoint import unwrap_model
+from common.checkpoint import load_checkpoint, save_atomic, unwrap_model
 from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print,
                          seed_everything, wrap_ddp)
 from common.tracking import RunTracker
@@ -33,6 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output-dir", default="outputs/mai/train")
     p.add_argument("--cache-dir", default=None, help="frozen image-token cache (default <data-root>/.cache/mai)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--checkpointing-steps", type=int, default=None,
+                   help="save the resume state (resume_latest.pt) every N optimizer steps")
+    p.add_argument("--resume-from-checkpoint", default=None,
+                   help="'latest' (<output-dir>/resume_latest.pt) or a resume file: continue an interrupted run exactly")
     p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK if available, else cpu")
     add_model_args(p)
     return p.parse_args(argv)
@@ -58,8 +62,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     objective = wrap_ddp(MultiTurnObjective(model, regime, history), find_unused_parameters=True)
     dataset = SessionDataset(reader.queries, train=True, seed=args.seed + info.rank)
     sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)
+    # own generator: starting an epoch must not draw from the global RNG that seeds each step
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=args.num_workers, collate_fn=collate_sessions)
+                        num_workers=args.num_workers, collate_fn=collate_sessions,
+                        generator=torch.Generator().manual_seed(args.seed))
     if len(loader) == 0:
         raise ValueError(f"{reader.session_file}: {len(dataset)} sessions over {info.world_size} processes give no "
                          f"full batch of --batch-size {args.batch_size}")
@@ -74,10 +80,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 f"{sum(p.numel() for p in params):,} trainable parameters, world {info.world_size}")
     metrics: dict[str, float] = {}
     step = 0
-    for epoch in range(args.num_epochs):
+    resume_path = out / "resume_latest.pt" if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
+    if resume_path is not None:
+        state = load_checkpoint(resume_path)
+        unwrap_model(objective).load_state_dict(state["objective"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, metrics = int(state["step"]), state["metrics"]
+        rank0_print(f"resumed from {resume_path} at step {step}")
+    first_epoch, skip = divmod(step, len(loader))
+    for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
+        dataset.set_epoch(epoch)
         objective.train()
-        for batch in tracker.progress(loader, desc=f"epoch {epoch}"):
+        for i, batch in enumerate(tracker.progress(loader, desc=f"epoch {epoch}")):
+            if epoch == first_epoch and i < skip:
+                continue
+            torch.manual_seed(args.seed * 1_000_003 + step * 97 + info.rank)  # dropout: a function of the step
             tokens = {k: train_tokens(batch[k], device) for k in (*IMAGE_KEYS, "back")}
             losses = objective(tokens, batch)
             loss = sum(losses.values())
@@ -90,6 +109,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             tracker.log_scalar("train/loss", loss.item(), step)
             tracker.log_scalar("train/lr", scheduler.get_last_lr()[0], step)
             step += 1
+            if args.checkpointing_steps and step % args.checkpointing_steps == 0 and is_main():
+                save_atomic({"objective": unwrap_model(objective).state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "step": step, "metrics": metrics},
+                            out / "resume_latest.pt")
         last = epoch == args.num_epochs - 1
         if (epoch + 1) % max(args.validation_frequency, 1) == 0 or last:
             if is_main():
