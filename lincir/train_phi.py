@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = CaptionDataset(captions, clip.tokenize, clip.placeholder_id("$"), seed=seed,
                              context_length=clip.context_length)
     sampler = dist.distributed_sampler(dataset, shuffle=True, seed=seed)
+    # its own generator: starting an epoch must not draw from the global RNG that seeds each step's noise and
+    # dropout, or a run resumed mid-epoch would differ from an uninterrupted one at its first step
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=args.num_workers)
+                        num_workers=args.num_workers, generator=torch.Generator().manual_seed(seed))
     if len(loader) == 0:
         raise ValueError(f"corpus {corpus}: {len(dataset)} captions < one batch of {args.batch_size} per process")
 
