@@ -14,7 +14,7 @@ def commands(data_root: str, out_root: str) -> list[list[str]]:
     out = Path(out_root)
     phi = str(out / "train" / "checkpoints" / "phi_best.pt")
     common = ["--clip_model_name", "synthetic-tiny", "--phi-checkpoint-name", phi, "--data-root", data_root]
-    cmds = [[sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "lincir/train_phi.py",
+    cmds = [[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "lincir/train_phi.py",
              *TRAIN_FLAGS, "--data-root", data_root, "--output_dir", str(out / "train")]]
     for dataset in ("cirr", "fashioniq", "circo", "genecis"):
         cmds.append([sys.executable, "lincir/validate.py", "--dataset", dataset, *common,
