@@ -210,3 +210,21 @@ def test_hf_hub_snapshot_folder(tmp_path):
     assert model.backend == "hf"
     for got, want in zip(_features(model), expected):
         assert (got - want).abs().max() <= TOL
+
+
+def test_cached_pretrained_tags_resolve_to_local_files(tmp_path, monkeypatch):
+    """open_clip tags resolve to the HF cache layout or to OpenAI clip's ~/.cache/clip, never to a download."""
+    from common.clip.load import _cached_pretrained_file
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--laion--CLIP-ViT-H-14-laion2B-s32B-b79K"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abc")
+    (repo / "snapshots" / "0123abc").mkdir(parents=True)
+    (repo / "snapshots" / "0123abc" / "open_clip_pytorch_model.bin").write_bytes(b"weights")
+    found = _cached_pretrained_file("ViT-H-14", "laion2b_s32b_b79k")
+    assert found == repo / "snapshots" / "0123abc" / "open_clip_pytorch_model.bin"
+    (tmp_path / ".cache" / "clip").mkdir(parents=True)
+    (tmp_path / ".cache" / "clip" / "RN50x4.pt").write_bytes(b"weights")
+    assert _cached_pretrained_file("RN50x4", "openai") == tmp_path / ".cache" / "clip" / "RN50x4.pt"
