@@ -15,7 +15,7 @@ NECK_PHRASE = {"round": "a round neck", "v-neck": "a v-neck"}
 MENTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "pattern": {"solid": ("plain", "solid", "no pattern", "remove the"), "striped": ("stripe",), "dotted": ("dot",),
                 "checked": ("check",)},
-    "sleeve": {"sleeveless": ("sleeveless", "no sleeves"), "short": ("short",), "long": ("long",)},
+    "sleeve": {"sleeveless": ("sleeveless", "no sleeves", "remove the sleeves"), "short": ("short",), "long": ("long",)},
     "neckline": {"round": ("round",), "v-neck": ("v-neck",)},
     "length": {"short": ("short",), "long": ("long",)},
 }
