@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_tokens = ImageTokens(encoder, [n for s in reader.queries for n in s.images], reader.image_path, cache_dir)
     if is_main():
         barrier()
+    torch.manual_seed(args.seed)  # the initial weights must not depend on whether the token cache existed
     model = build_model(args, tokenizer, encoder.width).to(device)
     objective = wrap_ddp(MultiTurnObjective(model, regime, history), find_unused_parameters=True)
     dataset = SessionDataset(reader.queries, train=True, seed=args.seed + info.rank)

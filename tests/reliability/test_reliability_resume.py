@@ -66,3 +66,37 @@ def test_lincir_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
         assert torch.equal(final["Phi"][name], value), name
     assert not torch.equal(last["Phi"]["layers.0.weight"], expected["Phi"]["layers.0.weight"])
     assert _metrics(interrupted) == _metrics(reference)
+
+
+# ---- multi-turn: MAI (mai/run/train_ddp.py --checkpointing-steps / --resume-from-checkpoint latest) --------------------
+def _mai_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
+    # 16 fc training sessions / batch 4 = 4 steps per epoch; resume states at steps 3 and 6; 2 epochs
+    return ["--dataset", "fc", "--num-epochs", "2", "--batch-size", "4", "--learning-rate", "1e-3",
+            "--checkpointing-steps", "3", "--seed", "5", "--data-root", str(root), "--backbone", "synthetic-tiny",
+            "--clip-pretrained", str(clip_dir), "--cache-dir", str(cache), "--output-dir", str(out), "--device", "cpu"]
+
+
+@pytest.mark.slow
+def test_mai_resumes_exactly_after_kill(tmp_path):
+    from mai.run.train_ddp import main
+    from tests.mai.conftest import write_tiny_clip, write_tiny_fashionmt
+
+    root, clip_dir, cache = write_tiny_fashionmt(tmp_path / "mt"), write_tiny_clip(tmp_path / "clip"), tmp_path / "cache"
+    reference = tmp_path / "uninterrupted"
+    main(_mai_argv(root, clip_dir, reference, cache))
+
+    interrupted = tmp_path / "interrupted"
+    killed = run_killed_at_step("mai/run/train_ddp.py", _mai_argv(root, clip_dir, interrupted, cache), kill_at=5)
+    _assert_killed_at(killed, 5)
+    last = load_checkpoint(interrupted / "resume_latest.pt")
+    assert last["step"] == 3  # epoch 0, batch 3 of 4: the resumed run starts mid-epoch; step 4 is redone
+    assert not (interrupted / "metrics.json").exists() and not (interrupted / "last.pth").exists()
+
+    main([*_mai_argv(root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
+    final = load_checkpoint(interrupted / "last.pth")["state_dict"]
+    expected = load_checkpoint(reference / "last.pth")["state_dict"]
+    for name, value in expected.items():
+        assert torch.equal(final[name], value), name
+    assert any(not torch.equal(last["objective"][f"model.{k}"], v) for k, v in expected.items()
+               if f"model.{k}" in last["objective"] and v.is_floating_point())
+    assert _metrics(interrupted) == _metrics(reference)
