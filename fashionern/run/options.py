@@ -46,6 +46,10 @@ def train_parser(dataset: str) -> argparse.ArgumentParser:
     parser.add_argument("--save-training", action="store_true", help="accepted; the best checkpoint is always saved")
     parser.add_argument("--save-best", action="store_true", help="accepted; the best checkpoint is always saved")
     parser.add_argument("--cosine-epochs", type=int, default=100, help="CosineAnnealingLR T_max in epochs (original: 100)")
+    parser.add_argument("--checkpointing-steps", type=int, default=None,
+                        help="save the resume state (resume_latest.pt in the run folder) every N optimizer steps")
+    parser.add_argument("--resume-from-checkpoint", default=None,
+                        help="'latest' or a resume file: continue an interrupted run exactly")
     tme = parser.add_mutually_exclusive_group()
     tme.add_argument("--tme", dest="tme", action="store_true", default=True, help="reconstructed TME (default)")
     tme.add_argument("--no-tme", dest="tme", action="store_false", help="vanilla frozen CLIP text (the public code)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from common.checkpoint import load_checkpoint, save_atomic
 from common.dist import barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print, seed_everything, wrap_ddp
 from common.tracking import RunTracker
 from fashionern.dataloader.benchmarks import BUILDERS, Benchmark
@@ -64,7 +65,9 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
     items = train_bench.train
     sampler = distributed_sampler(range(len(items)), shuffle=True, seed=args.seed)
     drop_last = len(sampler) > per_rank_batch
-    loader = torch.utils.data.DataLoader(range(len(items)), batch_size=per_rank_batch, sampler=sampler, drop_last=drop_last)
+    # own generator: starting an epoch must not draw from the global RNG that seeds each step
+    loader = torch.utils.data.DataLoader(range(len(items)), batch_size=per_rank_batch, sampler=sampler, drop_last=drop_last,
+                                         generator=torch.Generator().manual_seed(args.seed))
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, foreach=True)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, args.cosine_epochs * len(loader)))
     use_amp = device.type == "cuda"
@@ -75,11 +78,24 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
     rank0_print(f"[fashionern] {dataset}: {len(items)} triplets, {len(loader)} steps/epoch of {per_rank_batch} per rank "
                 f"x {info.world_size} ranks, TME {'on' if args.tme else 'off'}, D={backbone.embed_dim}")
     best, best_metrics, step = -1.0, None, 0
-    for epoch in range(args.num_epochs):
+    resume_path = output_dir / "resume_latest.pt" if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
+    if resume_path is not None:
+        state = load_checkpoint(resume_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        best, best_metrics, step = state["best"], state["best_metrics"], int(state["step"])
+        rank0_print(f"[fashionern] resumed from {resume_path} at step {step}")
+    first_epoch, skip = divmod(step, len(loader))
+    for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         model.train()
         start, running = time.time(), 0.0
-        for batch in loader:
+        for i, batch in enumerate(loader):
+            if epoch == first_epoch and i < skip:
+                continue
+            torch.manual_seed(args.seed * 1_000_003 + step * 97 + info.rank)  # dropout: a function of the step
             rows = batch.tolist()
             chosen = [items[i] for i in rows]
             pick = random.Random(hash((args.seed, epoch, rows[0], len(rows))))
@@ -104,6 +120,10 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
             running += loss.item()
             step += 1
             tracker.log_scalar("train/loss", loss.item(), step)
+            if args.checkpointing_steps and step % args.checkpointing_steps == 0 and is_main():
+                save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
+                             "best": best, "best_metrics": best_metrics}, output_dir / "resume_latest.pt")
             if step % args.print_frequency == 0:
                 rank0_print(f"[fashionern] epoch {epoch} step {step} loss {loss.item():.4f}")
         rank0_print(f"[fashionern] epoch {epoch}: mean loss {running / max(1, len(loader)):.4f} ({time.time() - start:.1f}s)")

@@ -100,3 +100,38 @@ def test_mai_resumes_exactly_after_kill(tmp_path):
     assert any(not torch.equal(last["objective"][f"model.{k}"], v) for k, v in expected.items()
                if f"model.{k}" in last["objective"] and v.is_floating_point())
     assert _metrics(interrupted) == _metrics(reference)
+
+
+# ---- supervised: FashionERN (fashionern/run/train_fiq.py --checkpointing-steps / --resume-from-checkpoint latest) ----
+def _fashionern_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
+    # 18 FashionIQ training triplets / batch 6 = 3 steps per epoch; resume states at steps 2, 4, 6; 2 epochs
+    return ["--data-root", str(root), "--clip-model-name", "synthetic-tiny", "--clip-model-path", str(clip_dir),
+            "--cache-dir", str(cache), "--device", "cpu", "--output-dir", str(out), "--num-epochs", "2",
+            "--batch-size", "6", "--validation-frequency", "1", "--lr", "1e-3", "--checkpointing-steps", "2",
+            "--no-tme", "--seed", "7"]
+
+
+@pytest.mark.slow
+def test_fashionern_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
+    from fashionern.run.train_fiq import main
+
+    cache = tmp_path / "cache"
+    reference = tmp_path / "uninterrupted"
+    main(_fashionern_argv(micro_root, clip_dir, reference, cache))
+
+    interrupted = tmp_path / "interrupted"
+    killed = run_killed_at_step("fashionern/run/train_fiq.py", _fashionern_argv(micro_root, clip_dir, interrupted, cache),
+                                kill_at=4)
+    _assert_killed_at(killed, 4)
+    last = load_checkpoint(interrupted / "resume_latest.pt")
+    assert last["step"] == 2  # epoch 0, batch 2 of 3: the resumed run starts mid-epoch; step 3 is redone
+    assert not (interrupted / "metrics.json").exists()
+
+    main([*_fashionern_argv(micro_root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
+    final = load_checkpoint(interrupted / "resume_latest.pt")
+    expected = load_checkpoint(reference / "resume_latest.pt")
+    assert final["step"] == expected["step"] == 6
+    for name, value in expected["model"].items():
+        assert torch.equal(final["model"][name], value), name
+    assert any(not torch.equal(last["model"][k], v) for k, v in expected["model"].items() if v.is_floating_point())
+    assert _metrics(interrupted) == _metrics(reference)
