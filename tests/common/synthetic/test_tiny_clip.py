@@ -45,6 +45,7 @@ def test_missing_model_names_the_command_that_builds_it(tmp_path, monkeypatch):
         tiny_clip_dir(3)
 
 
+@pytest.mark.slow  # trains the tiny CLIP (about 2.5 CPU-minutes) when $CIR_CACHE does not hold it yet
 def test_folder_holds_an_open_clip_config_and_state_dict(tiny_clip_dir):
     config = json.loads((tiny_clip_dir / CONFIG_FILE).read_text())
     assert config == MODEL_CONFIG and config["text_cfg"]["context_length"] == 77
@@ -55,6 +56,7 @@ def test_folder_holds_an_open_clip_config_and_state_dict(tiny_clip_dir):
     torch.testing.assert_close(model.state_dict()["text_projection"], state["text_projection"])
 
 
+@pytest.mark.slow
 def test_heldout_retrieval_reaches_60_percent_both_ways(tiny_clip_dir):
     recorded = json.loads((tiny_clip_dir / "metrics.json").read_text())["metrics"]
     assert recorded["image_to_text_R@1"] >= 60 and recorded["text_to_image_R@1"] >= 60
