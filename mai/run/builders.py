@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import load_checkpoint, save_atomic
+from common.checkpoint import atomic_write, load_checkpoint, save_atomic
 from common.clip import load_clip
 from mai.models.blip2_qformer_cir_align_prompt import Blip2QformerCirAlignPrompt, MAIConfig
 from mai.models.convert import (NEW_IN_MAI, eva_to_encoder_state, hf_blip2_to_mai, lavis_to_mai, load_into,
@@ -101,9 +101,7 @@ def load_mai_checkpoint(path: str | Path, output_dir: Path) -> tuple[Blip2Qforme
     missing = [k for k in ("config", "encoder", "vocab", "state_dict") if k not in ckpt]
     if missing:
         raise ValueError(f"{path}: checkpoint: missing {missing} (not written by mai/run/train_ddp.py)")
-    vocab_file = output_dir / "vocab.txt"
-    vocab_file.parent.mkdir(parents=True, exist_ok=True)
-    vocab_file.write_text(ckpt["vocab"], encoding="utf-8")
+    vocab_file = atomic_write(output_dir / "vocab.txt", lambda handle: handle.write(ckpt["vocab"].encode("utf-8")))
     model = Blip2QformerCirAlignPrompt(MAIConfig.from_dict(ckpt["config"]), load_tokenizer(vocab_file))
     load_into(model, ckpt["state_dict"], str(path))
     return model, ckpt["encoder"]
