@@ -11,9 +11,21 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tiny models on 2 cores: one thread per process (this one and every subprocess it starts) avoids
+# oversubscription, which slows tiny matmuls tens of times when torchrun workers run beside pytest.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
