@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 # Short schedule for the tiny CLIP (the paper: lr 4e-5, 80 epochs, LR x0.1 at epoch 10, batch 256).
-TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--num_epochs", "12", "--lr", "1e-3",
-               "--lr_decay", "9", "--seed", "0"]
+TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--num_epochs", "20", "--lr", "1e-3",
+               "--lr_decay", "15", "--seed", "0"]
 
 
 def commands(data_root: str, out_root: str) -> list[list[str]]:
