@@ -37,12 +37,15 @@ WRITERS: dict[str, Writer] = {
 }
 
 
+CONTENT_SOURCES = ("attributes.py", "captions.py", "render.py", "io.py", "generate.py", "formats")
+
+
 def _source_digest() -> str:
-    """Hash of the generator's own source, so a changed generator invalidates old outputs."""
+    """Hash of the code that decides the files' content, so a changed generator invalidates old outputs."""
     digest = hashlib.sha256()
     here = Path(__file__).parent
-    for path in sorted(here.rglob("*.py")):
-        if path.name != "tiny_clip.py":
+    for name in CONTENT_SOURCES:
+        for path in sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [here / name]:
             digest.update(path.relative_to(here).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
