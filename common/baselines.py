@@ -4,7 +4,9 @@
 
 Queries: image-only = f_img(reference); text-only = f_txt(text as written); feature sum (CLIP4Cir's
 element-wise sum) = normalize(normalize(f_img) + normalize(f_txt)). The gallery is ranked by cosine similarity.
-Each (method, protocol) writes `<output-dir>/<method>/<protocol>/[<subset>/]metrics.json` and `predictions.json`.
+FashionIQ, CIRR, CIRCO and GeneCIS run through `common.zeroshot` (each baseline is a `QueryEncoder`); Shoes,
+Fashion200k and FashionMT are evaluated here. Each (method, protocol) writes
+`<output-dir>/<method>/<protocol>/[<subset>/]metrics.json` and `predictions.json`.
 Texts: FashionIQ joins its two captions as CLIP4Cir evaluates them (`fiq_caption(c1, c2, "eval")`); Shoes and CIRR
 use the relative caption, Fashion200k the TIRG modifier, CIRCO the relative caption (`circo.relcap`), GeneCIS
 the condition. FashionMT (final turn, target tar3): the last image tar2 and the last modifier mod3 (the
@@ -25,14 +27,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from common import zeroshot
 from common.clip import load_clip
-from common.data import CIRCO, CIRR, FashionIQ, FashionMT, Fashion200k, GeneCIS, Shoes, check_coverage, fiq_caption
+from common.data import CIRCO, CIRR, FashionIQ, FashionMT, Fashion200k, GeneCIS, Shoes
 from common.data.base import BenchmarkReader
 from common.data.fashionmt import SUBSETS as FASHIONMT_SUBSETS
-from common.data.genecis import TASKS as GENECIS_TASKS
-from common.metrics import (circo_report, cirr_report, fiq_report, final_turn_recall, genecis_report,
-                            recall_report, shoes_avg)
-from common.retrieval import encode_gallery, rank_gallery, rank_subsets, weights_fingerprint
+from common.metrics import final_turn_recall, recall_report, shoes_avg
+from common.retrieval import encode_gallery, rank_gallery, weights_fingerprint
 from common.tracking import RunTracker
 from common.viewer import save_predictions
 
@@ -79,7 +80,8 @@ def compose(method: str, image: torch.Tensor, text: torch.Tensor) -> torch.Tenso
 
 
 class FeatureExtractor:
-    """Image features through the cached `encode_gallery`; text features in batches, kept in memory."""
+    """Image features through the cached `encode_gallery` and text features, each image and text encoded once per run
+    and shared by every baseline."""
 
     def __init__(self, backbone: torch.nn.Module, cache_dir: Path | None, batch_size: int, num_workers: int,
                  progress: Callable | None = None) -> None:
@@ -87,18 +89,21 @@ class FeatureExtractor:
         self.batch_size, self.num_workers, self.progress = batch_size, num_workers, progress
         self.transform_id = f"targetpad1.25-{backbone.image_size}px"
         self.weights_id = weights_fingerprint(backbone)
+        self._image_features: dict[tuple[str, str], torch.Tensor] = {}
         self._text_features: dict[str, torch.Tensor] = {}
 
     def images(self, names: Sequence[str], path_fn: Callable[[str], Path],
-               load_image: Callable[[str], Image.Image] | None = None,
-               preprocessing: str = "") -> tuple[torch.Tensor, dict[str, int]]:
-        """Features of the unique `names` and each name's row."""
-        unique = list(dict.fromkeys(names))
-        features = encode_gallery(self.backbone, unique, path_fn, self.cache_dir,
-                                  self.transform_id + preprocessing, self.batch_size, load_image=load_image,
-                                  num_workers=self.num_workers, progress=self.progress,
-                                  weights_id=self.weights_id)
-        return features, {name: i for i, name in enumerate(unique)}
+               load_image: Callable[[str], Image.Image] | None = None) -> torch.Tensor:
+        """Features [len(names), D] of `names`; an image (a name at its path) is encoded the first time it is asked."""
+        keys = [(name, str(path_fn(name))) for name in names]
+        new = [key for key in dict.fromkeys(keys) if key not in self._image_features]
+        if new:
+            features = encode_gallery(self.backbone, [name for name, _ in new], path_fn, self.cache_dir,
+                                      self.transform_id, self.batch_size, load_image=load_image,
+                                      num_workers=self.num_workers, progress=self.progress,
+                                      weights_id=self.weights_id)
+            self._image_features.update(zip(new, features))
+        return torch.stack([self._image_features[key] for key in keys])
 
     @torch.no_grad()
     def texts(self, texts: Sequence[str]) -> torch.Tensor:
@@ -112,72 +117,72 @@ class FeatureExtractor:
         return torch.stack([self._text_features[t] for t in texts])
 
 
-def _rows(features: torch.Tensor, index: dict[str, int], names: Sequence[str]) -> torch.Tensor:
-    return features[[index[name] for name in names]]
+class BaselineEncoder:
+    """One baseline as a `common.zeroshot.QueryEncoder`, on the features of a shared `FeatureExtractor`."""
 
+    def __init__(self, method: str, features: FeatureExtractor) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown baseline method {method!r}; expected one of {METHODS}")
+        self.method, self.features = method, features
 
-def _coverage(reader: BenchmarkReader, allow_partial: bool) -> tuple[dict[str, Any], set[str]]:
-    report = check_coverage(reader, allow_partial)
-    return report, set(reader.missing_images()) if report["missing"] else set()
+    def gallery(self, names: Sequence[str], image_path: zeroshot.ImagePath,
+                load_image: zeroshot.LoadImage = None) -> torch.Tensor:
+        return self.features.images(names, image_path, load_image)
+
+    def queries(self, references: Sequence[str], texts: Sequence[str], image_path: zeroshot.ImagePath,
+                load_image: zeroshot.LoadImage = None) -> torch.Tensor:
+        return compose(self.method, self.features.images(references, image_path, load_image), self.features.texts(texts))
 
 
 def _prediction_rows(references: Sequence[str | None], texts: Sequence[str], targets: Sequence[Sequence[str]],
-                     ranked: Sequence[Sequence[str]], limit: int = PREDICTION_ROWS) -> list[dict]:
-    return [{"reference": r, "text": t, "targets": list(g), "ranked": list(k[:10])}
-            for r, t, g, k in list(zip(references, texts, targets, ranked))[:limit]]
+                     ranked: Sequence[Sequence[str]]) -> list[dict]:
+    return zeroshot.prediction_rows(references, texts, targets, ranked)[:PREDICTION_ROWS]
 
 
 def _queries(methods: Sequence[str], images: torch.Tensor, texts: torch.Tensor) -> dict[str, torch.Tensor]:
     return {m: compose(m, images, texts) for m in methods}
 
 
+def _zero_shot_runs(fx: FeatureExtractor, methods: Sequence[str], reader: BenchmarkReader, protocol: str,
+                    dataset: str, split: str, evaluate: Callable[[BaselineEncoder], zeroshot.Evaluation]) -> list[Run]:
+    """One run per baseline of a `common.zeroshot` evaluation."""
+    runs = []
+    for method in methods:
+        metrics, rows, coverage = evaluate(BaselineEncoder(method, fx))
+        shown = rows[:PREDICTION_ROWS]
+        used = {n for row in shown for n in [row["reference"], *row["targets"], *row["ranked"]] if n}
+        runs.append(Run(method, protocol, dataset, split, metrics, coverage, shown,
+                        {n: reader.image_path(n) for n in sorted(used)}))
+    return runs
+
+
 def eval_fashioniq(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
     reader = FashionIQ(root, "val")
-    coverage, missing = _coverage(reader, allow_partial)
-    features, index = fx.images([n for n in reader.referenced_images() if n not in missing], reader.image_path)
-    runs = []
-    for protocol in reader.protocols:
-        per_category: dict[str, dict[str, dict[str, float]]] = {m: {} for m in methods}
-        predictions: dict[str, list[dict]] = {m: [] for m in methods}
-        used = 0
-        for category in reader.categories:
-            gallery = [n for n in reader.gallery(protocol, category=category) if n not in missing]
-            triplets = [t for t in reader.triplets_of(category) if t.candidate not in missing and t.target not in missing]
-            used += len(triplets)
-            texts = [fiq_caption(*t.captions, mode="eval") for t in triplets]
-            queries = _queries(methods, _rows(features, index, [t.candidate for t in triplets]), fx.texts(texts))
-            gallery_features = _rows(features, index, gallery)
-            targets = [t.target for t in triplets]
-            for method, query in queries.items():
-                ranked = rank_gallery(query, gallery_features, gallery, TOP)
-                per_category[method][category] = recall_report(ranked, targets, (1, 5, 10, 50))
-                predictions[method] += _prediction_rows([t.candidate for t in triplets], texts, [[g] for g in targets],
-                                                        ranked, PREDICTION_ROWS // len(reader.categories))
-        for method in methods:
-            runs.append(Run(method, protocol, "fashioniq", "val", fiq_report(per_category[method]),
-                            {**coverage, "queries": used, "queries_total": len(reader.triplets)},
-                            predictions[method], {n: reader.image_path(n) for n in index}))
-    return runs
+    return [run for protocol in reader.protocols for run in _zero_shot_runs(
+        fx, methods, reader, protocol, "fashioniq", "val",
+        lambda enc: zeroshot.evaluate_fashioniq(enc, root, reader.categories, protocol, caption_mode="eval",
+                                                allow_partial=allow_partial))]
 
 
 def _single_gallery_runs(reader: BenchmarkReader, fx: FeatureExtractor, methods: Sequence[str], dataset: str,
                          references: list[str], texts: list[str], targets: list, gallery: list[str],
                          report: Callable[[list[list[str]]], dict[str, float]], coverage: dict[str, Any]) -> list[Run]:
     """Runs of a benchmark with one gallery and the reference kept in it (Shoes, Fashion200k)."""
-    features, index = fx.images(list(gallery) + references, reader.image_path)
-    gallery_features = _rows(features, index, gallery)
+    features = fx.images(list(gallery) + references, reader.image_path)
+    gallery_features, reference_features = features[:len(gallery)], features[len(gallery):]
     shown = [sorted(t) if isinstance(t, (set, frozenset)) else [t] for t in targets]
     runs = []
-    for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
+    paths = {n: reader.image_path(n) for n in dict.fromkeys(list(gallery) + references)}
+    for method, query in _queries(methods, reference_features, fx.texts(texts)).items():
         ranked = rank_gallery(query, gallery_features, gallery, TOP)
         runs.append(Run(method, reader.protocols[0], dataset, reader.split, report(ranked), coverage,
-                        _prediction_rows(references, texts, shown, ranked), {n: reader.image_path(n) for n in index}))
+                        _prediction_rows(references, texts, shown, ranked), paths))
     return runs
 
 
 def eval_shoes(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
     reader = Shoes(root, "val")
-    coverage, missing = _coverage(reader, allow_partial)
+    coverage, missing = zeroshot.present_images(reader, allow_partial)
     triplets = [t for t in reader.queries if t.reference not in missing and t.target not in missing]
     gallery = [n for n in reader.gallery() if n not in missing]
     targets = [t.target for t in triplets]
@@ -193,7 +198,7 @@ def eval_shoes(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_p
 
 def eval_fashion200k(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
     reader = Fashion200k(root, "test")
-    coverage, missing = _coverage(reader, allow_partial)
+    coverage, missing = zeroshot.present_images(reader, allow_partial)
     pairs = [p for p in reader.queries if p.reference not in missing and p.target not in missing]
     gallery = [n for n in reader.gallery() if n not in missing]
     with_caption: dict[str, set[str]] = {}
@@ -207,78 +212,23 @@ def eval_fashion200k(fx: FeatureExtractor, root: Path, methods: Sequence[str], a
 
 
 def eval_cirr(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
-    reader = CIRR(root, "val")
-    coverage, missing = _coverage(reader, allow_partial)
-    triplets = [t for t in reader.queries if not (set(t.members) | {t.reference, t.target}) & missing]
-    gallery = [n for n in reader.gallery() if n not in missing]
-    references = [t.reference for t in triplets]
-    features, index = fx.images(gallery + references, reader.image_path)
-    texts = [t.caption for t in triplets]
-    targets = [t.target for t in triplets]
-    groups = [list(t.members) for t in triplets]
-    gallery_features = _rows(features, index, gallery)
-    runs = []
-    for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
-        ranked = rank_gallery(query, gallery_features, gallery, TOP, exclude_names=references)
-        subset = rank_subsets(query, gallery_features, gallery, groups, exclude_names=references)
-        runs.append(Run(method, "cirr.rc2", "cirr", "val", cirr_report(ranked, subset, targets, groups),
-                        {**coverage, "queries": len(triplets), "queries_total": len(reader.queries)},
-                        _prediction_rows(references, texts, [[t] for t in targets], ranked),
-                        {n: reader.image_path(n) for n in index}))
-    return runs
+    return _zero_shot_runs(fx, methods, CIRR(root, "val"), "cirr.rc2", "cirr", "val",
+                           lambda enc: zeroshot.evaluate_cirr(enc, root, allow_partial=allow_partial))
 
 
 def eval_circo(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
-    reader = CIRCO(root, "val")
-    coverage, missing = _coverage(reader, allow_partial)
-    queries = [q for q in reader.queries if q.reference not in missing and not set(q.gt_ids) & missing]
-    gallery = [n for n in reader.gallery("circo.relcap") if n not in missing]
-    features, index = fx.images(gallery + [q.reference for q in queries], reader.image_path)
-    texts = [q.relative_caption for q in queries]
-    gallery_features = _rows(features, index, gallery)
-    runs = []
-    for method, query in _queries(methods, _rows(features, index, [q.reference for q in queries]),
-                                  fx.texts(texts)).items():
-        ranked = rank_gallery(query, gallery_features, gallery, TOP)
-        report = circo_report(ranked, [set(q.gt_ids) for q in queries], [q.target for q in queries])
-        runs.append(Run(method, "circo.relcap", "circo", "val", report,
-                        {**coverage, "queries": len(queries), "queries_total": len(reader.queries)},
-                        _prediction_rows([q.reference for q in queries], texts, [list(q.gt_ids) for q in queries],
-                                         ranked), {n: reader.image_path(n) for n in index}))
-    return runs
-
-
-def _genecis_id(image) -> str:
-    return image.name if image.bbox is None else f"{image.name}@" + ",".join(f"{v:g}" for v in image.bbox)
+    return _zero_shot_runs(fx, methods, CIRCO(root, "val"), "circo.relcap", "circo", "val",
+                           lambda enc: zeroshot.evaluate_circo(enc, root, allow_partial=allow_partial))
 
 
 def eval_genecis(fx: FeatureExtractor, root: Path, methods: Sequence[str], allow_partial: bool) -> list[Run]:
     runs = []
-    for task in GENECIS_TASKS:
+    for task in zeroshot.GENECIS_TASKS:
         if not (root / f"{task}.json").is_file():
             print(f"baselines: genecis.{task}: {root / f'{task}.json'} not found, skipped", file=sys.stderr)
             continue
-        reader = GeneCIS(root, task)
-        coverage, missing = _coverage(reader, allow_partial)
-        templates = [t for t in reader.queries
-                     if not {i.name for i in (t.reference, *t.candidates)} & missing]
-        images = {_genecis_id(i): i for t in templates for i in (t.reference, *t.candidates)}
-        features, index = fx.images(list(images), lambda crop: reader.image_path(images[crop].name),
-                                    load_image=lambda crop: reader.load_image(images[crop]).convert("RGB"),
-                                    preprocessing="+genecis-vaw-crop" if reader.is_attribute_task else "")
-        texts = [t.condition for t in templates]
-        candidates = F.normalize(torch.stack([_rows(features, index, [_genecis_id(c) for c in t.candidates])
-                                              for t in templates]), dim=-1)
-        references = [_genecis_id(t.reference) for t in templates]
-        paths = {crop: reader.image_path(image.name) for crop, image in images.items()}
-        for method, query in _queries(methods, _rows(features, index, references), fx.texts(texts)).items():
-            scores = torch.einsum("nd,ncd->nc", F.normalize(query, dim=-1), candidates)
-            order = scores.argsort(dim=1, descending=True).tolist()
-            ranked = [[_genecis_id(t.candidates[j]) for j in row] for t, row in zip(templates, order)]
-            runs.append(Run(method, f"genecis.{task}", "genecis", task, genecis_report(scores),
-                            {**coverage, "queries": len(templates), "queries_total": len(reader.queries)},
-                            _prediction_rows(references, texts, [[_genecis_id(t.target)] for t in templates],
-                                             ranked), paths))
+        runs += _zero_shot_runs(fx, methods, GeneCIS(root, task), f"genecis.{task}", "genecis", task,
+                                lambda enc: zeroshot.evaluate_genecis(enc, root, task, allow_partial=allow_partial))
     return runs
 
 
@@ -289,22 +239,22 @@ def eval_fashionmt(fx: FeatureExtractor, root: Path, methods: Sequence[str], all
         if not (root / "modifiers" / f"{prefix}_{eval_part}_cap.json").is_file():
             continue
         reader = FashionMT(root, "test", subset=subset)
-        coverage, missing = _coverage(reader, allow_partial)
+        coverage, missing = zeroshot.present_images(reader, allow_partial)
         sessions = [s for s in reader.queries if not set(s.images) & missing]
         gallery = [n for n in reader.gallery() if n not in missing]
-        features, index = fx.images(gallery + [n for s in sessions for n in s.images[:3]], reader.image_path)
-        gallery_features = _rows(features, index, gallery)
+        history = [n for s in sessions for n in s.images[:3]]
+        gallery_features = fx.images(gallery + history, reader.image_path)[:len(gallery)]
         targets = [s.tar3 for s in sessions]
         coverage = {**coverage, "queries": len(sessions), "queries_total": len(reader.queries)}
-        last_images = _rows(features, index, [s.tar2 for s in sessions])
+        last_images = fx.images([s.tar2 for s in sessions], reader.image_path)
         last_texts = fx.texts([s.mod3 for s in sessions])
         queries = {(m, None): q for m, q in _queries(methods, last_images, last_texts).items()}
         if "feature_sum" in methods:
-            history_images = sum(F.normalize(_rows(features, index, [s.images[k] for s in sessions]), dim=-1)
+            history_images = sum(F.normalize(fx.images([s.images[k] for s in sessions], reader.image_path), dim=-1)
                                  for k in range(3))
             history_texts = sum(F.normalize(fx.texts([s.modifiers[k] for s in sessions]), dim=-1) for k in range(3))
             queries[("feature_sum", "all-turns")] = compose("feature_sum", history_images, history_texts)
-        paths = {n: reader.image_path(n) for n in index}
+        paths = {n: reader.image_path(n) for n in dict.fromkeys(gallery + history)}
         for (method, variant), query in queries.items():
             ranked = rank_gallery(query, gallery_features, gallery, TOP)
             runs.append(Run(method, "fashionmt.final_turn", "fashionmt", "test", final_turn_recall(ranked, targets),

@@ -54,12 +54,10 @@ class PhiQueryEncoder:
 
 def evaluate(enc: PhiQueryEncoder, dataset: str, root: str | os.PathLike, task: str | None = None
              ) -> tuple[dict[str, float], list[dict]]:
-    """Validation metrics on one benchmark (`cirr`, `fashioniq`, `circo`, or `genecis` with a task)."""
-    if dataset == "genecis":
-        return zeroshot.evaluate_genecis(enc, root, task)
-    if dataset not in PROTOCOLS:
-        raise ValueError(f"unknown dataset {dataset!r} (expected cirr, fashioniq, circo or genecis)")
-    return getattr(zeroshot, f"evaluate_{dataset}")(enc, root)
+    """Validation metrics and predictions on one complete benchmark (`cirr`, `fashioniq`, `circo`, or `genecis`
+    with a task); `common.zeroshot.evaluate` also gives the coverage and evaluates partial datasets."""
+    metrics, rows, _ = zeroshot.evaluate(enc, dataset, root, task)
+    return metrics, rows
 
 
 def image_paths_of(reader, rows: list[dict]) -> dict[str, Path]:

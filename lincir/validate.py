@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 
 from common.clip import load_clip
-from common.data import CIRCO, CIRR, FashionIQ, coverage
+from common.data import CIRCO, CIRR, FashionIQ
 from common.data.genecis import GeneCIS
 from common.tracking import RunTracker
 from common.viewer import save_predictions
-from common.zeroshot import GENECIS_TASKS
+from common.zeroshot import GENECIS_TASKS, evaluate
 from lincir.models.phi import build_phi, load_phi
-from lincir.utils import PROTOCOLS, PhiQueryEncoder, evaluate, image_paths_of
+from lincir.utils import PROTOCOLS, PhiQueryEncoder, image_paths_of
 
 DATASET_FOLDERS = {"cirr": "cirr_dataset", "fashioniq": "fashion-iq", "circo": "CIRCO", "genecis": "genecis"}
 
@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache_dir", default=None, help="HF cache for large/huge/giga")
     p.add_argument("--l2_normalize", action="store_true")
     p.add_argument("--genecis-tasks", nargs="*", default=list(GENECIS_TASKS), choices=GENECIS_TASKS)
+    p.add_argument("--allow-partial", action="store_true",
+                   help="evaluate even when images are missing (queries touching them are dropped; recorded)")
     p.add_argument("--data-root", default="datasets")
     p.add_argument("--output-dir", default=None, help="default outputs/lincir/<exp-name>/<dataset>")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -55,10 +57,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
         runs = [(PROTOCOLS[args.dataset], out, None, reader)]
     results = {}
     for protocol, run_dir, task, reader in runs:
-        metrics, rows = evaluate(enc, args.dataset, root, task)
+        metrics, rows, coverage = evaluate(enc, args.dataset, root, task, allow_partial=args.allow_partial)
         with RunTracker(run_dir, method="lincir", dataset=args.dataset, split="val", protocol=protocol,
                         config=vars(args)) as tracker:
-            tracker.write_metrics(metrics, coverage=coverage(reader))
+            tracker.write_metrics(metrics, coverage=coverage)
         save_predictions(run_dir, protocol, rows, image_paths_of(reader, rows))
         print(f"{protocol}: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
         results[protocol] = metrics
