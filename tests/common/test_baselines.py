@@ -117,3 +117,46 @@ def test_command_line_on_synthetic_cirr_matches_an_independent_computation(synth
         for key, value in expected.items():
             assert record["metrics"][key] == pytest.approx(value, abs=1e-6), (method, key)
         assert record["metrics"]["avg"] == pytest.approx((expected["R@5"] + expected["Rsubset@1"]) / 2)
+
+
+class CountingBackbone(torch.nn.Module):
+    """A stand-in CLIP: image feature = mean RGB, text feature = (length, vowels, 1); counts what it encodes."""
+
+    image_size = 8
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+        self.images_encoded, self.texts_encoded = 0, []
+
+    def preprocess(self, image):
+        return torch.tensor(list(image.convert("RGB").resize((8, 8)).getdata()), dtype=torch.float32).T
+
+    def encode_image(self, images):
+        self.images_encoded += images.shape[0]
+        return images.mean(dim=-1) * self.scale
+
+    def tokenize(self, texts):
+        return texts
+
+    def encode_text(self, texts):
+        self.texts_encoded += list(texts)
+        return torch.tensor([[len(t), sum(c in "aeiou" for c in t), 1.0] for t in texts])
+
+
+def test_fashioniq_baselines_share_each_feature_and_use_the_single_eval_caption(tmp_path):
+    from common.baselines import METHODS, FeatureExtractor, eval_fashioniq
+    from common.data import fiq_caption
+    from tests.reliability.reliability_helpers import write_micro_fiq
+
+    root = write_micro_fiq(tmp_path / "fashion-iq")
+    backbone = CountingBackbone()
+    runs = eval_fashioniq(FeatureExtractor(backbone, None, 64, 0), root, METHODS, allow_partial=False)
+    assert [(r.method, r.protocol) for r in runs] == [(m, p) for p in ("fiq.original", "fiq.val_union") for m in METHODS]
+    assert backbone.images_encoded == 18  # 3 methods x 2 protocols, every val image encoded once
+    assert sorted(backbone.texts_encoded) == sorted({fiq_caption("is blue", "make it blue.", "eval"),
+                                                     fiq_caption("is green", "make it green.", "eval"),
+                                                     fiq_caption("is black", "make it black.", "eval"),
+                                                     fiq_caption("is red", "make it red.", "eval")})
+    assert all((r.coverage["queries"], r.coverage["queries_total"]) == (18, 18) for r in runs)
+    assert all(0 <= r.metrics["average_R@10"] <= 100 and r.predictions for r in runs)
