@@ -131,7 +131,8 @@ class BaselineEncoder:
 
     def queries(self, references: Sequence[str], texts: Sequence[str], image_path: zeroshot.ImagePath,
                 load_image: zeroshot.LoadImage = None) -> torch.Tensor:
-        return compose(self.method, self.features.images(references, image_path, load_image), self.features.texts(texts))
+        images = self.features.images(references, image_path, load_image)
+        return compose(self.method, images, self.features.texts(texts))
 
 
 def _prediction_rows(references: Sequence[str | None], texts: Sequence[str], targets: Sequence[Sequence[str]],

@@ -173,7 +173,8 @@ def evaluate_genecis(enc: QueryEncoder, root: str | Path, task: str, allow_parti
     queries = enc.queries([genecis_key(q.reference) for q in kept], [q.condition for q in kept], image_path,
                           load_image)
     scores = torch.einsum("nd,ncd->nc", F.normalize(queries, dim=-1), candidates)
-    ranked = [[q.candidates[j].name for j in row] for q, row in zip(kept, scores.argsort(dim=1, descending=True).tolist())]
+    order = scores.argsort(dim=1, descending=True).tolist()
+    ranked = [[q.candidates[j].name for j in row] for q, row in zip(kept, order)]
     rows = prediction_rows([q.reference.name for q in kept], [q.condition for q in kept],
                            [[q.target.name] for q in kept], ranked)
     return genecis_report(scores), rows, query_coverage(report, len(kept), len(reader.queries))

@@ -152,7 +152,8 @@ def test_fashioniq_baselines_share_each_feature_and_use_the_single_eval_caption(
     root = write_micro_fiq(tmp_path / "fashion-iq")
     backbone = CountingBackbone()
     runs = eval_fashioniq(FeatureExtractor(backbone, None, 64, 0), root, METHODS, allow_partial=False)
-    assert [(r.method, r.protocol) for r in runs] == [(m, p) for p in ("fiq.original", "fiq.val_union") for m in METHODS]
+    protocols = ("fiq.original", "fiq.val_union")
+    assert [(r.method, r.protocol) for r in runs] == [(m, p) for p in protocols for m in METHODS]
     assert backbone.images_encoded == 18  # 3 methods x 2 protocols, every val image encoded once
     assert sorted(backbone.texts_encoded) == sorted({fiq_caption("is blue", "make it blue.", "eval"),
                                                      fiq_caption("is green", "make it green.", "eval"),

@@ -70,7 +70,8 @@ def test_fashioniq_partial_dataset_refused_then_queries_dropped_and_counted(fiq_
         zeroshot.evaluate_fashioniq(FiqEncoder(), fiq_root)
     with pytest.warns(RuntimeWarning, match="PARTIAL DATASET"):
         metrics, rows, coverage = zeroshot.evaluate_fashioniq(FiqEncoder(), fiq_root, allow_partial=True)
-    assert (coverage["referenced"], coverage["missing"], coverage["queries"], coverage["queries_total"]) == (18, 1, 16, 18)
+    counts = (coverage["referenced"], coverage["missing"], coverage["queries"], coverage["queries_total"])
+    assert counts == (18, 1, 16, 18)
     assert coverage["fraction"] == pytest.approx(17 / 18)
     assert all("dressval2" not in [r["reference"], *r["targets"], *r["ranked"]] for r in rows)
     # dress keeps candidates 0, 3, 4, 5; candidate 0's distractor (image 2) is gone, so only candidate 4 misses R@1
