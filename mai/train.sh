@@ -1,17 +1,17 @@
 #!/bin/sh
 # Train MAI (torchrun, gloo on CPU / nccl on GPU) on FashionMT: one run per DATASETS entry.
-# Variables (defaults = the embedded default): NPROC=2 DATA_ROOT=datasets/synthetic BACKBONE=synthetic-tiny
+# Variables (defaults = the embedded default): NPROC=1 DATA_ROOT=datasets/synthetic BACKBONE=synthetic-tiny
 # OUT=outputs/mai DATASETS="fc 200k" EPOCHS LR BATCH_SIZE PYTHON EXTRA_ARGS (e.g. "--blip-weights ... --vocab ...").
 # Real data: DATA_ROOT=datasets BACKBONE=pretrain EPOCHS=50 LR=1e-5 BATCH_SIZE=32 NPROC=8 \
 #   EXTRA_ARGS="--blip-weights blip2_pretrained.pth --vit-weights eva_vit_g.pth --vocab bert-base-uncased/vocab.txt"
 set -eu
 cd "$(dirname "$0")/.."
-NPROC=${NPROC:-2}
+NPROC=${NPROC:-1}
 DATA_ROOT=${DATA_ROOT:-datasets/synthetic}
 BACKBONE=${BACKBONE:-synthetic-tiny}
 OUT=${OUT:-outputs/mai}
 DATASETS=${DATASETS:-"fc 200k"}
-EPOCHS=${EPOCHS:-40}
+EPOCHS=${EPOCHS:-50}
 LR=${LR:-2e-3}
 BATCH_SIZE=${BATCH_SIZE:-8}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}

@@ -3,7 +3,7 @@
 # writes $OUT/<dataset>/test/metrics.json and predictions.json. Same variables as mai/train.sh.
 set -eu
 cd "$(dirname "$0")/.."
-NPROC=${NPROC:-2}
+NPROC=${NPROC:-1}
 DATA_ROOT=${DATA_ROOT:-datasets/synthetic}
 OUT=${OUT:-outputs/mai}
 DATASETS=${DATASETS:-"fc 200k"}
