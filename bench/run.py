@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench import demo, efficiency, evaluation, ranking
+from bench import demo, efficiency, evaluation, frozen_training, ranking
 from bench.measure import Figure, load_average, machine
 from common.clip import load_clip
 
@@ -36,6 +36,7 @@ def run_all(data_root: Path, repeats: int, with_demo: bool, ranking_size: tuple[
     queries, gallery, dim, k = ranking_size
     rows = evaluation.figures(data_root, repeats)
     rows += ranking.figures(queries, gallery, dim, k, repeats)
+    rows += frozen_training.figures(data_root, repeats)
     rows += efficiency.figures({"synthetic-tiny": load_clip("synthetic-tiny")}, repeats=repeats)
     if with_demo:
         demo_rows = demo.figures()

@@ -1,0 +1,71 @@
+"""Benchmark 4: a training step from cached frozen-encoder features ÷ the same step recomputing those features.
+
+Uses each method's own model, loss and feature code on synthetic CIRR val images and captions, batch 32.
+"Recompute" = what the step costs without the cache: decoding, preprocessing and the frozen CLIP forward
+(global + 13 patch crops, and the captions) for the batch's references and targets, then the same update.
+Methods covered: SPIRIT. FashionERN, FTI4CIR and LinCIR are not wired in yet (see RESULTS.md).
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from bench.measure import Figure, paired_medians
+from common.clip import load_clip
+from common.clip4cir.patches import extract_global_features, extract_patch_features
+from common.data import CIRR
+from spirit.dataloader.image_features import ImageFeatures, extract_image_features
+from spirit.dataloader.text_features import TextFeatureCache
+from spirit.losses.loss import batch_based_classification_loss
+from spirit.models.spirit_model import SPIRIT
+
+GOAL = 0.2
+BATCH = 32
+
+
+def _spirit_steps(backbone: torch.nn.Module, reader: CIRR, batch: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    triplets = random.Random(0).sample(reader.queries, min(batch, len(reader.queries)))
+    references, targets = [t.reference for t in triplets], [t.target for t in triplets]
+    captions = [t.caption for t in triplets]
+    names = list(dict.fromkeys(references + targets))
+    bank = extract_image_features(backbone, names, reader.image_path, None)
+    texts = TextFeatureCache(backbone)
+    texts(captions)
+    model = SPIRIT(feature_dim=backbone.embed_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def update(ref_g, ref_p, tgt_g, tgt_p, text) -> None:
+        model.train()
+        loss = batch_based_classification_loss(model(ref_g, text, ref_p, tgt_g, tgt_p).float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def cached() -> None:
+        update(*bank.select(references), *bank.select(targets), texts(captions))
+
+    def recomputed() -> None:
+        fresh = ImageFeatures(names, extract_global_features(backbone, names, reader.image_path, None),
+                              extract_patch_features(backbone, names, reader.image_path, None))
+        update(*fresh.select(references), *fresh.select(targets), TextFeatureCache(backbone)(captions))
+    return cached, recomputed
+
+
+METHODS = {"SPIRIT": _spirit_steps}
+
+
+def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny") -> list[Figure]:
+    """One row per method: median cached-step seconds ÷ median recomputing-step seconds."""
+    backbone = load_clip(backbone_name).eval()
+    reader = CIRR(Path(data_root) / "cirr_dataset", "val")
+    rows = []
+    for method, build in METHODS.items():
+        cached, recomputed = build(backbone, reader, BATCH)
+        cached_s, recomputed_s = paired_medians(cached, recomputed, repeats)
+        rows.append(Figure(f"frozen-encoder training step ({method})", cached_s / recomputed_s, GOAL,
+                           details={"cached_step_s": cached_s, "recomputing_step_s": recomputed_s,
+                                    "batch": BATCH, "encoder": backbone_name}))
+    return rows
