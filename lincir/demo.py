@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--max_train_steps", "600",
+TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "32", "--max_train_steps", "400",
                "--learning_rate", "5e-4", "--lr_scheduler", "constant_with_warmup", "--lr_warmup_steps", "50",
-               "--validation_steps", "200", "--checkpointing_steps", "200", "--seed", "0"]
+               "--validation_steps", "100", "--checkpointing_steps", "100", "--seed", "0"]
 
 
 def commands(data_root: str, out_root: str) -> list[list[str]]:
