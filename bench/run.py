@@ -16,6 +16,27 @@ from common.clip import load_clip
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LAST_DEMO = Path(__file__).resolve().parent / "last_demo.json"
+NOTES = """## What limits each figure and what was tried
+
+- **Evaluation ÷ encoder forward** (synthetic-tiny, CIRR val): with a 9.5 MFLOP/image encoder both sides are
+  dominated by per-operator overhead and the shared machine's noise; the two are timed alternately (median).
+- **Cached evaluation ÷ first**: the second run still reads the annotations, checks every image exists,
+  hashes the weights (`weights_fingerprint`) and re-encodes the captions (text features are not cached on
+  disk). With the tiny encoder these fixed costs are a large share of the first run. Fix (not made here, the
+  files belong to others): cache text features next to image features in `common.retrieval`, and let
+  `FeatureExtractor` reuse a `weights_id` across evaluations.
+- **Ranking**: `topk_cosine` does the same matmul as the reference but never materialises or sorts [Q, G];
+  the argsort of 800 × 123,403 scores dominates the reference. Peak memory is the chunk buffers only.
+- **Frozen-encoder training**: SPIRIT only (its own model, loss, feature and text-cache code). FashionERN,
+  FTI4CIR and LinCIR are not wired in yet. The recomputing step with the tiny encoder is cheap (64 px,
+  width-8 ResNet), so the cached step's own model cost is a large share; a real RN50x4 makes the ratio smaller.
+- **Encoder efficiency**: the tiny encoder is far too small to reach matmul speed (per-operator dispatch
+  dominates). Tried: `no_grad`, `inference_mode`, channels-last, bf16 autocast (kept only if min cosine
+  ≥ 0.999 vs fp32); every variant's images/s is in the row. Channels-last and bf16 measurably helped in the
+  trial run; they are not applied in `common.retrieval` (reported instead of edited).
+- **make demo**: opt-in (`python -m bench.run --with-demo`); the row shows the last recorded measurement,
+  absent if none was made.
+"""
 LOADED = 2.0  # 1-minute load per core above which the machine counts as shared/loaded
 
 
@@ -58,7 +79,7 @@ def write_results(rows: list[Figure], info: dict[str, object], path: Path = RESU
             f"({info['torch_threads']} threads), Python {info['python']}; medians of {info['repeats']} runs.",
             (f"**Loaded machine:** 1-minute load average {info['load_average_1min']} on {info['nproc']} cores "
              "(other engineers' jobs); absolute seconds are inflated, ratios less so." if loaded else
-             f"1-minute load average {info['load_average_1min']}."), "", format_table(rows), ""]
+             f"1-minute load average {info['load_average_1min']}."), "", format_table(rows), "", NOTES]
     path.write_text("\n".join(text))
 
 
