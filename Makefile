@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean-cache
+.PHONY: setup demo test bench clean-cache chromium
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,8 +17,14 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m demo.run
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest -q tests
+
+# The viewer test renders pages in Debian's headless Chromium; installed here when we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "note: chromium is not installed (apt-get install chromium); the viewer test skips outside CI"
 
 bench: $(STAMP)
 	$(PY) -m bench.run

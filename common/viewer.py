@@ -99,6 +99,12 @@ def render_viewer(predictions: dict, title: str, html_path: str | os.PathLike, m
         for name in r["ranked"]:
             parts.append(img(name, "hit" if name in r["targets"] else "res"))
         parts.append("</div>")
+    parts.append("<p id='status'></p><script>window.addEventListener('load', () => {"
+                 "const imgs = Array.from(document.images);"
+                 "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;"
+                 "document.body.dataset.loaded = ok + '/' + imgs.length;"
+                 "document.getElementById('status').textContent = ok + ' of ' + imgs.length + ' images loaded';"
+                 "});</script>")
     parts.append("</body></html>")
     page = "\n".join(parts)
     atomic_write(html_path, lambda f: f.write(page.encode("utf-8")))
