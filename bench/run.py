@@ -32,8 +32,12 @@ NOTES = """## What limits each figure and what was tried
   width-8 ResNet), so the cached step's own model cost is a large share; a real RN50x4 makes the ratio smaller.
 - **Encoder efficiency**: the tiny encoder is far too small to reach matmul speed (per-operator dispatch
   dominates). Tried: `no_grad`, `inference_mode`, channels-last, bf16 autocast (kept only if min cosine
-  ≥ 0.999 vs fp32); every variant's images/s is in the row. Channels-last and bf16 measurably helped in the
-  trial run; they are not applied in `common.retrieval` (reported instead of edited).
+  ≥ 0.999 vs fp32); every variant's images/s is in the row. On this loaded machine the variants swing by up to 2x
+  between runs (a trial run had bf16 and channels-last ahead, the recorded run plain `no_grad`), so no variant
+  is consistently better and none was applied to `common.retrieval`.
+- **Noise**: the ratios on a machine at load ~7 per core move a lot between runs (ranking 0.28 in a trial
+  run, 0.63 in the recorded one; evaluation < encoder forward means the two timings' noise exceeds the
+  overhead). Re-run `make bench` on an idle machine before drawing conclusions.
 - **make demo**: opt-in (`python -m bench.run --with-demo`); the row shows the last recorded measurement,
   absent if none was made.
 """
