@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Short schedule for the tiny CLIP (the paper: lr 4e-5, 80 epochs, LR x0.1 at epoch 10, batch 256).
-TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--num_epochs", "20", "--lr", "1e-3",
+# Short schedule for the tiny CLIP on all 300 synthetic ImageNet-style images (80 steps of 64; the paper: lr 4e-5,
+# 80 epochs, LR x0.1 at epoch 10, batch 256, 100k images). lr 3e-4 was chosen over 1e-3 (and over batch 32 at
+# the same CPU cost) on the synthetic *val* splits, one seed each: see README "Results on the embedded default".
+TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--num_epochs", "20", "--lr", "3e-4",
                "--lr_decay", "15", "--seed", "0"]
 
 
