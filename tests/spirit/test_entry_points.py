@@ -20,6 +20,11 @@ def common_flags(mini_root, micro_clip_dir, cache):
             "--cache-dir", str(cache), "--device", "cpu"]
 
 
+def cache_state(cache: Path) -> dict[str, int]:
+    """Every cached feature file with its modification time: any extraction writes a new or rewritten file."""
+    return {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+
+
 def test_fiq_train_then_test_reproduces_the_best_validation(mini_root, micro_clip_dir, tmp_path):
     flags = common_flags(mini_root, micro_clip_dir, tmp_path / "cache")
     best = run_train_script("fashioniq", flags + ["--output-dir", str(tmp_path / "train"), "--num-epochs", "2",
@@ -31,7 +36,10 @@ def test_fiq_train_then_test_reproduces_the_best_validation(mini_root, micro_cli
     ckpt = tmp_path / "train" / "fashioniq-best.pt"
     model, saved = load_spirit(ckpt)
     assert saved["config"]["feature_dim"] == 32 and saved["epoch"] == record["metrics"]["epoch"]
+    extracted = cache_state(tmp_path / "cache")
+    assert len(extracted) == 4  # global + patch features of the train images and of the val galleries
     tested = run_test_script("fashioniq", flags + ["--output-dir", str(tmp_path / "test"), "--model-path", str(ckpt)])
+    assert cache_state(tmp_path / "cache") == extracted  # the test run read the training run's features
     assert tested == pytest.approx({k: v for k, v in best.items()})
     assert json.loads((tmp_path / "test" / "predictions.json").read_text())["protocol"] == "fiq.original"
 
