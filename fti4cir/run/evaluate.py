@@ -9,13 +9,13 @@ from pathlib import Path
 
 import torch
 
-from common.data import CIRR, FashionIQ, check_coverage
+from common.data import CIRR, FashionIQ
 from common.data.circo import CIRCO
 from common.dist import barrier, cleanup, init_distributed, is_main, seed_everything
-from common.metrics import fiq_report
 from common.tracking import RunTracker
 from common.viewer import save_predictions
-from fti4cir.evaluation import (FIQ_CATEGORIES, Retriever, evaluate_circo, evaluate_cirr, evaluate_fashioniq)
+from common.zeroshot import FIQ_CATEGORIES, evaluate_circo, evaluate_cirr, evaluate_fashioniq
+from fti4cir.evaluation import Retriever
 from fti4cir.models.convert import load_fti4cir
 from fti4cir.run.cli import add_backbone_args, feature_cache, frozen_backbone
 
@@ -67,15 +67,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         retriever = build_retriever(args, device, tracker.progress)
         if args.dataset == "fashioniq":
             reader = FashionIQ(root, "val", FIQ_CATEGORIES)
-            per_category, predictions = evaluate_fashioniq(retriever, root, FIQ_CATEGORIES, protocol)
-            metrics = fiq_report(per_category)
+            metrics, predictions, coverage = evaluate_fashioniq(retriever, root, FIQ_CATEGORIES, protocol,
+                                                                allow_partial=args.allow_partial)
         elif args.dataset == "cirr":
             reader = CIRR(root, "val")
-            metrics, predictions = evaluate_cirr(retriever, root)
+            metrics, predictions, coverage = evaluate_cirr(retriever, root, allow_partial=args.allow_partial)
         else:
             reader = CIRCO(root, "val")
-            metrics, predictions = evaluate_circo(retriever, root)
-        coverage = check_coverage(reader, args.allow_partial)
+            metrics, predictions, coverage = evaluate_circo(retriever, root, allow_partial=args.allow_partial)
         used = {i for q in predictions for i in [q["reference"], *q["targets"], *q["ranked"]]}
         save_predictions(output_dir, protocol, predictions, {i: reader.image_path(i) for i in used})
         tracker.write_metrics(metrics, coverage)

@@ -15,7 +15,7 @@ from common.data.circo import CIRCO
 from common.dist import barrier, cleanup, init_distributed, is_main, seed_everything
 from common.submission import validate_submission, write_circo_submission, write_cirr_submission
 from common.tracking import RunTracker
-from fti4cir.evaluation import circo_rankings, cirr_rankings
+from common.zeroshot import circo_rankings, cirr_rankings
 from fti4cir.run import evaluate
 from fti4cir.run.evaluate import DATASETS, add_eval_args, build_retriever, dataset_root
 
