@@ -27,6 +27,7 @@ def _run(argv: list[str], log_path: Path, out_root: Path, commands: dict[str, st
     before = {p: p.stat().st_mtime for p in out_root.rglob("metrics.json")}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("OMP_NUM_THREADS", "1")  # tiny models: one thread per process beats oversubscribed pairs
     with open(log_path, "a") as log:
         log.write(f"$ {shlex.join(argv)}\n")
         log.flush()
