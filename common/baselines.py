@@ -273,8 +273,10 @@ EVALUATORS: dict[str, Callable[[FeatureExtractor, Path, Sequence[str], bool], li
 
 
 def run_dir(output_dir: Path, run: Run) -> Path:
+    """`<out>/<method>/<protocol>[/<subset or variant>]`; every variant gets its own folder (no overwrite)."""
     folder = output_dir / run.method / run.protocol
-    return folder / run.subset if run.subset else folder
+    leaf = run.variant or run.subset
+    return folder / leaf.replace(", ", "-") if leaf else folder
 
 
 def write_run(output_dir: Path, run: Run, config: dict[str, Any]) -> Path:

@@ -161,3 +161,15 @@ def test_fashioniq_baselines_share_each_feature_and_use_the_single_eval_caption(
                                                      fiq_caption("is red", "make it red.", "eval")})
     assert all((r.coverage["queries"], r.coverage["queries_total"]) == (18, 18) for r in runs)
     assert all(0 <= r.metrics["average_R@10"] <= 100 and r.predictions for r in runs)
+
+
+def test_every_variant_gets_its_own_run_folder(tmp_path):
+    """FashionMT's last-turn and all-turns feature sums of one subset must not overwrite each other."""
+    from common.baselines import Run, run_dir
+
+    def run(variant):
+        return Run("feature_sum", "fashionmt.final_turn", "fashionmt", "test", {}, {}, [], {}, subset="fc",
+                   variant=variant)
+
+    assert run_dir(tmp_path, run("fc")) == tmp_path / "feature_sum" / "fashionmt.final_turn" / "fc"
+    assert run_dir(tmp_path, run("fc, all-turns")) == tmp_path / "feature_sum" / "fashionmt.final_turn" / "fc-all-turns"
