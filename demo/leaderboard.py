@@ -23,9 +23,11 @@ PROTOCOL_TITLES = {
 }
 
 
-def collect_runs(out_root: str | os.PathLike, commands: dict[str, str] | None = None) -> list[dict]:
-    """Read every `metrics.json` below `out_root`; attach the command that produced it when known."""
-    commands = commands or {}
+def collect_runs(out_root: str | os.PathLike) -> list[dict]:
+    """Read every `metrics.json` below `out_root`; attach the command that produced it (from `commands.json`)."""
+    commands: dict[str, str] = {}
+    for record in Path(out_root).rglob("commands.json"):
+        commands.update(json.loads(record.read_text()))
     runs = []
     for path in sorted(Path(out_root).rglob("metrics.json")):
         try:
@@ -93,10 +95,9 @@ def render_markdown(tables: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_leaderboard(out_root: str | os.PathLike, dest: str | os.PathLike,
-                      commands: dict[str, str] | None = None) -> tuple[Path, Path, dict]:
+def write_leaderboard(out_root: str | os.PathLike, dest: str | os.PathLike) -> tuple[Path, Path, dict]:
     """Write `<dest>/leaderboard.md` and `.json` from the runs below `out_root`."""
-    runs = collect_runs(out_root, commands)
+    runs = collect_runs(out_root)
     tables = build_tables(runs)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,11 @@ def _stage(msg: str, t0: float) -> None:
     print(f"[demo {time.time() - t0:6.0f}s] {msg}", flush=True)
 
 
-def _run(argv: list[str], log_path: Path, out_root: Path, commands: dict[str, str]) -> tuple[bool, float]:
-    """Run one command from the repo root, log its output, attribute new metrics.json files to it."""
+def _run(argv: list[str], log_path: Path, out_root: Path) -> tuple[bool, float]:
+    """Run one command from the repo root, log its output, and record it in `<out_root>/commands.json`
+    as the producer of every metrics.json it wrote below `out_root` (the method's own folder)."""
     start = time.time()
+    out_root.mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime for p in out_root.rglob("metrics.json")}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -32,9 +34,12 @@ def _run(argv: list[str], log_path: Path, out_root: Path, commands: dict[str, st
         log.write(f"$ {shlex.join(argv)}\n")
         log.flush()
         proc = subprocess.run(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    record = out_root / "commands.json"
+    commands = json.loads(record.read_text()) if record.exists() else {}
     for p in out_root.rglob("metrics.json"):
         if before.get(p) != p.stat().st_mtime:
             commands[str(p.resolve())] = shlex.join(argv)
+    record.write_text(json.dumps(commands, indent=1, sort_keys=True))
     return proc.returncode == 0, time.time() - start
 
 
@@ -56,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     runs_root = out / "runs"
     logs = out / "logs"
     runs_root.mkdir(parents=True, exist_ok=True)
-    commands: dict[str, str] = {}
 
     _stage(f"synthetic benchmark -> {args.data_root}", t0)
     from common.synthetic import ensure_synthetic
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             _stage(f"{name}: skipped (an earlier step of {method} failed)", t0)
             continue
         _stage(f"{name}: {shlex.join(cmd)}", t0)
-        ok, secs = _run(cmd, logs / f"{method}.log", runs_root, commands)
+        ok, secs = _run(cmd, logs / f"{method}.log", runs_root / method)
         if ok:
             _stage(f"{name}: done in {secs:.0f}s", t0)
         else:
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             _stage(f"{name}: FAILED after {secs:.0f}s; last lines:\n{_tail(logs / f'{method}.log')}", t0)
 
     _stage("leaderboard, plots and retrieval viewers", t0)
-    md, js, tables = write_leaderboard(runs_root, out, commands)
+    md, js, tables = write_leaderboard(runs_root, out)
     from demo.pictures import draw_everything
     pictures = draw_everything(runs_root, out, tables)
     print()
