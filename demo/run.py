@@ -38,9 +38,14 @@ def _run(argv: list[str], log_path: Path, out_root: Path) -> tuple[bool, float]:
     commands = json.loads(record.read_text()) if record.exists() else {}
     for p in out_root.rglob("metrics.json"):
         if before.get(p) != p.stat().st_mtime:
-            commands[str(p.resolve())] = shlex.join(argv)
+            commands[str(p.resolve())] = _display(argv)
     record.write_text(json.dumps(commands, indent=1, sort_keys=True))
     return proc.returncode == 0, time.time() - start
+
+
+def _display(argv: list[str]) -> str:
+    """The command as a user would type it from the repository root."""
+    return shlex.join(argv).replace(sys.executable, "python").replace(f"{REPO}/", "")
 
 
 def _tail(path: Path, n: int = 6) -> str:
