@@ -19,6 +19,8 @@ def test_tables_rows_commands_and_newest_run(tmp_path):
     evaluated = _run(runs, "lincir/eval", "lincir", "cirr.rc2", {"R@1": 12.0, "avg": 45.5}, 2000)
     _run(runs, "baselines/fs", "feature_sum", "cirr.rc2", {"R@1": 11.0, "avg": 50.0}, 1500)
     _run(runs, "mai/fc", "mai", "fashionmt.final_turn", {"R@1": 1.0, "mean": 20.0}, 1500, variant="fc")
+    _run(runs, "lincir/submission", "lincir", "cirr.rc2", {}, 3000)  # a test-server run: no labels, no row
+    _run(runs, "fti4cir/train", "fti4cir", "fti4cir.train", {"loss": 1.0}, 3000)  # not a benchmark protocol
     (runs / "lincir" / "commands.json").write_text(json.dumps({str(evaluated.resolve()): "python lincir/validate.py"}))
     md, js, tables = write_leaderboard(runs, tmp_path)
     cirr = tables["cirr.rc2"]
@@ -26,6 +28,7 @@ def test_tables_rows_commands_and_newest_run(tmp_path):
     assert cirr["rows"][1]["values"]["avg"] == 45.5  # the evaluation superseded the training run
     assert cirr["rows"][1]["command"] == "python lincir/validate.py"
     assert tables["fashionmt.final_turn"]["rows"][0]["method"] == "mai (fc)"
+    assert set(tables) == {"cirr.rc2", "fashionmt.final_turn"}
     text = md.read_text()
     assert "| lincir | 12.00 |" in text and "`python lincir/validate.py`" in text
     assert json.loads(js.read_text())["cirr.rc2"]["columns"] == ["R@1", "avg"]  # the paper columns present
