@@ -59,7 +59,7 @@ def _columns(family: str, runs: list[dict]) -> list[str]:
 def build_tables(runs: list[dict]) -> dict[str, dict]:
     """Group runs by protocol: {protocol: {"columns": [...], "rows": [{"method", "values", "command"}]}}."""
     newest: dict[tuple, dict] = {}
-    scored = [r for r in runs if _family(r["protocol"]) in PROTOCOL_TITLES and r.get("split") != "test"
+    scored = [r for r in runs if _family(r["protocol"]) in PROTOCOL_TITLES
               and any(isinstance(v, (int, float)) for v in r["metrics"].values())]  # not server files, not training logs
     for r in sorted(scored, key=lambda r: Path(r["path"]).stat().st_mtime):
         newest[(r["method"], r.get("variant"), r["protocol"])] = r  # a later evaluation supersedes a training run's
