@@ -15,7 +15,6 @@ training loss pulls towards the target image embedding. All choices are listed i
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from common.clip.towers import openai_block
