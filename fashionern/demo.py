@@ -8,7 +8,7 @@ DEMO_SCHEDULE = ["--seed", "0", "--num-epochs", "2", "--batch-size", "32", "--lr
 
 def commands(data_root: str, out_root: str) -> list[list[str]]:
     """The README's schedule with --tme (--no-tme would pass the time budget); the test writes both FIQ protocols."""
-    run = f"{out_root}/fashionern/fashioniq-tme"
+    run = f"{out_root}/fashioniq-tme"
     flags = ["--data-root", data_root, "--clip-model-name", "synthetic-tiny"]
     return [
         [sys.executable, "fashionern/run/train_fiq.py", *flags, "--tme", *DEMO_SCHEDULE, "--output-dir", f"{run}/train"],
