@@ -148,7 +148,8 @@ class _ImageListDataset(torch.utils.data.Dataset):
         return self.transform(self.load(self.names[i]))
 
 
-def _open_rgb(path: Path) -> Image.Image:
+def open_rgb(path: Path) -> Image.Image:
+    """Open an image as RGB; a truncated or non-image file raises a one-line error naming it."""
     try:
         with Image.open(path) as image:
             return image.convert("RGB")
@@ -190,7 +191,7 @@ def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_f
                 return cached["features"].float()
     device = torch.device(device) if device is not None else next(backbone.parameters()).device
     loader = torch.utils.data.DataLoader(
-        _ImageListDataset(names, load_image or (lambda name: _open_rgb(image_path_fn(name))),
+        _ImageListDataset(names, load_image or (lambda name: open_rgb(image_path_fn(name))),
                           transform or backbone.preprocess),
         batch_size=batch_size, shuffle=False, num_workers=num_workers)
     was_training = backbone.training

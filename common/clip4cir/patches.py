@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from common.retrieval import encode_gallery
+from common.retrieval import encode_gallery, open_rgb
 
 PATCH_RESIZE = 360
 GRIDS = (2, 3)
@@ -46,11 +46,6 @@ def crop_patches(image: Image.Image) -> list[Image.Image]:
 
 def _transform_id(backbone: torch.nn.Module, what: str) -> str:
     return f"{what}|targetpad1.25|{getattr(backbone, 'image_size', '?')}"
-
-
-def _open_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def extract_global_features(backbone: torch.nn.Module, names: Sequence[str], image_path_fn: Callable[[str], Path],
@@ -78,7 +73,7 @@ def extract_patch_features(backbone: torch.nn.Module, names: Sequence[str], imag
         name, k = crop_id.rsplit("#", 1)
         if name not in last:
             last.clear()
-            last[name] = crop_patches(_open_rgb(image_path_fn(name)))
+            last[name] = crop_patches(open_rgb(image_path_fn(name)))
         return last[name][int(k)]
 
     features = encode_gallery(backbone, crop_ids, image_path_fn, cache_dir,
