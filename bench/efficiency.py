@@ -8,11 +8,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+import open_clip
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.measure import Figure, median_time
+from common.clip.load import open_clip_model_from_config
+from common.clip.open_clip_backend import OpenClipBackbone
 
 GOAL = 0.5
 EXACT_ENOUGH = 0.999
@@ -63,6 +66,12 @@ def measure(backbone: torch.nn.Module, batch: int, repeats: int) -> dict[str, ob
     return {"images_per_s": rates, "min_cosine_vs_fp32": fidelity, "flops_per_image": flops_per_image,
             "matmul_flops_per_s": peak, "best": best,
             "efficiency": usable[best] / (peak / flops_per_image)}
+
+
+def random_open_clip(model_name: str) -> torch.nn.Module:
+    """A full-size open_clip architecture with random weights: the real model's FLOPs and speed, no download."""
+    return OpenClipBackbone(f"{model_name} (random weights)",
+                            open_clip_model_from_config(open_clip.get_model_config(model_name), model_name))
 
 
 def figures(backbones: dict[str, torch.nn.Module], batch: int = 32, repeats: int = 3) -> list[Figure]:

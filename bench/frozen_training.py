@@ -3,7 +3,7 @@
 Uses each method's own model, loss and feature code on synthetic CIRR val images and captions, batch 32.
 "Recompute" = what the step costs without the cache: decoding, preprocessing and the frozen CLIP forward
 (global + 13 patch crops, and the captions) for the batch's references and targets, then the same update.
-Methods covered: SPIRIT. FashionERN, FTI4CIR and LinCIR are not wired in yet (see RESULTS.md).
+FashionERN runs its `--no-tme` model (frozen CLIP text features; with TME the text side is trained).
 """
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ from bench.measure import Figure, paired_medians
 from common.clip import load_clip
 from common.clip4cir.patches import extract_global_features, extract_patch_features
 from common.data import CIRR
+from fashionern.dataloader.features import ImageFeatures as ErnImageFeatures
+from fashionern.dataloader.features import TextFeatures as ErnTextFeatures
+from fashionern.losses import BatchBasedClassificationLoss
+from fashionern.models.model import ERN
+from fashionern.models.tme import TextTower
 from spirit.dataloader.image_features import ImageFeatures, extract_image_features
 from spirit.dataloader.text_features import TextFeatureCache
 from spirit.losses.loss import batch_based_classification_loss
@@ -26,10 +31,14 @@ GOAL = 0.2
 BATCH = 32
 
 
-def _spirit_steps(backbone: torch.nn.Module, reader: CIRR, batch: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def _batch(reader: CIRR, batch: int) -> tuple[list[str], list[str], list[str]]:
+    """A fixed batch of (references, targets, captions)."""
     triplets = random.Random(0).sample(reader.queries, min(batch, len(reader.queries)))
-    references, targets = [t.reference for t in triplets], [t.target for t in triplets]
-    captions = [t.caption for t in triplets]
+    return [t.reference for t in triplets], [t.target for t in triplets], [t.caption for t in triplets]
+
+
+def _spirit_steps(backbone: torch.nn.Module, reader: CIRR, batch: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    references, targets, captions = _batch(reader, batch)
     names = list(dict.fromkeys(references + targets))
     bank = extract_image_features(backbone, names, reader.image_path, None)
     texts = TextFeatureCache(backbone)
@@ -54,7 +63,38 @@ def _spirit_steps(backbone: torch.nn.Module, reader: CIRR, batch: int) -> tuple[
     return cached, recomputed
 
 
-METHODS = {"SPIRIT": _spirit_steps}
+def _fashionern_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
+                      ) -> tuple[Callable[[], None], Callable[[], None]]:
+    references, targets, captions = _batch(reader, batch)
+    names = list(dict.fromkeys(references + targets))
+    tower = TextTower.from_backbone(backbone)
+    images = ErnImageFeatures(backbone, names, reader.image_path, None)
+    texts = ErnTextFeatures(backbone, captions, tower, vanilla=True)
+    model = ERN(backbone.embed_dim)
+    loss_fn = BatchBasedClassificationLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
+
+    def update(store: ErnImageFeatures, text: ErnTextFeatures) -> None:
+        model.train()
+        (ref_g, ref_l), (tgt_g, tgt_l) = store.lookup(references), store.lookup(targets)
+        text_g, text_s = text.vanilla(captions)
+        query, target = model(ref_feats=ref_g, ref_local_feats=ref_l, text_feats=text_g, text_seq_feats=text_s,
+                              tar_feats=tgt_g, tar_local_feats=tgt_l, mode="train")
+        loss = loss_fn(query, target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def cached() -> None:
+        update(images, texts)
+
+    def recomputed() -> None:
+        update(ErnImageFeatures(backbone, names, reader.image_path, None),
+               ErnTextFeatures(backbone, captions, tower, vanilla=True))
+    return cached, recomputed
+
+
+METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps}
 
 
 def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny") -> list[Figure]:

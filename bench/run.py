@@ -63,6 +63,8 @@ def run_all(data_root: Path, repeats: int, with_demo: bool, ranking_size: tuple[
     rows += ranking.figures(queries, gallery, dim, k, repeats)
     rows += frozen_training.figures(data_root, repeats)
     rows += efficiency.figures({"synthetic-tiny": load_clip("synthetic-tiny")}, repeats=repeats)
+    rows += efficiency.figures({"ViT-B-32, random weights": efficiency.random_open_clip("ViT-B-32")}, batch=16,
+                               repeats=repeats)
     if with_demo:
         demo_rows = demo.figures()
         LAST_DEMO.write_text(json.dumps([r.as_row() | {"value": r.value, "goal": r.goal, "unit": r.unit}
@@ -78,7 +80,7 @@ def run_all(data_root: Path, repeats: int, with_demo: bool, ranking_size: tuple[
 
 def write_results(rows: list[Figure], info: dict[str, object], path: Path = RESULTS) -> None:
     loaded = info["load_average_1min"] / max(1, info["nproc"]) > LOADED
-    text = [f"# Benchmark results\n",
+    text = ["# Benchmark results\n",
             f"Measured {info['date']} on {info['nproc']} cores ({info['cpu']}), torch {info['torch']} "
             f"({info['torch_threads']} threads), Python {info['python']}; medians of {info['repeats']} runs.",
             (f"**Loaded machine:** 1-minute load average {info['load_average_1min']} on {info['nproc']} cores "

@@ -33,7 +33,7 @@ from common.data import CIRCO, CIRR, FashionIQ, FashionMT, Fashion200k, GeneCIS,
 from common.data.base import BenchmarkReader
 from common.data.fashionmt import SUBSETS as FASHIONMT_SUBSETS
 from common.metrics import final_turn_recall, recall_report, shoes_avg
-from common.retrieval import encode_gallery, rank_gallery, weights_fingerprint
+from common.retrieval import encode_gallery, encode_texts, rank_gallery, weights_fingerprint
 from common.tracking import RunTracker
 from common.viewer import save_predictions
 
@@ -105,15 +105,13 @@ class FeatureExtractor:
             self._image_features.update(zip(new, features))
         return torch.stack([self._image_features[key] for key in keys])
 
-    @torch.no_grad()
     def texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """`encode_text` features [len(texts), D] (float32, not normalised), each distinct text encoded once."""
+        """`encode_text` features [len(texts), D] (float32, not normalised), each distinct text encoded once and
+        cached on disk beside the image features."""
         new = [t for t in dict.fromkeys(texts) if t not in self._text_features]
-        self.backbone.eval()
-        for i in range(0, len(new), 256):
-            batch = new[i:i + 256]
-            features = self.backbone.encode_text(self.backbone.tokenize(batch)).float().cpu()
-            self._text_features.update(zip(batch, features))
+        if new:
+            features = encode_texts(self.backbone, new, self.cache_dir, weights_id=self.weights_id)
+            self._text_features.update(zip(new, features))
         return torch.stack([self._text_features[t] for t in texts])
 
 

@@ -1,8 +1,9 @@
-"""Bounded-memory cosine top-k ranking and gallery encoding with an on-disk feature cache."""
+"""Bounded-memory cosine top-k ranking, and image/text feature encoding with an on-disk cache."""
 from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -98,13 +99,33 @@ def rank_subsets(queries: torch.Tensor, gallery: torch.Tensor, names: Sequence[s
     return ranked
 
 
+_FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, str]]" = weakref.WeakKeyDictionary()
+
+
+def _state_signature(state: dict[str, torch.Tensor]) -> tuple:
+    """Identity of every tensor's storage and its in-place version counter: equal only if no weight was touched."""
+    return tuple((name, t.data_ptr(), t._version, t.dtype, tuple(t.shape), t.device.type)
+                 for name, t in sorted(state.items()))
+
+
 def weights_fingerprint(module: torch.nn.Module) -> str:
-    """blake2b over the module's state dict (names, dtypes, shapes, bytes): changes whenever a weight does."""
+    """blake2b over the module's state dict (names, dtypes, shapes, bytes): changes whenever a weight does.
+
+    Memoised per live module: the hash is recomputed only when a tensor was replaced or modified in place
+    (optimizer steps, `load_state_dict`, `.copy_()`, `.data` writes all bump a tensor's version counter), so
+    repeated evaluations of one frozen backbone hash it once. Writes through a `.numpy()` view are not seen.
+    """
+    state = module.state_dict()
+    signature = _state_signature(state)
+    memo = _FINGERPRINTS.get(module)
+    if memo is not None and memo[0] == signature:
+        return memo[1]
     digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(state.items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    _FINGERPRINTS[module] = (signature, digest.hexdigest())
     return digest.hexdigest()
 
 
@@ -131,9 +152,10 @@ def gallery_cache_key(backbone: torch.nn.Module, names: Sequence[str], transform
     }
 
 
-def cache_file(cache_dir: str | Path, key: dict[str, str]) -> Path:
+def cache_file(cache_dir: str | Path, key: dict[str, str], kind: str = "gallery") -> Path:
+    """`<cache_dir>/<kind>-<hash of key>.pt`."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return Path(cache_dir) / f"gallery-{digest}.pt"
+    return Path(cache_dir) / f"{kind}-{digest}.pt"
 
 
 class _ImageListDataset(torch.utils.data.Dataset):
@@ -206,3 +228,38 @@ def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_f
     if path is not None:
         save_atomic({"key": key, "names": list(names), "features": features}, path)
     return features.float()
+
+
+@torch.no_grad()
+def encode_texts(backbone: torch.nn.Module, texts: Sequence[str], cache_dir: str | Path | None,
+                 batch_size: int = 256, weights_id: str | None = None) -> torch.Tensor:
+    """`backbone.encode_text` features [N, D] (float32, not normalised) of `texts`, cached on disk like galleries.
+
+    Key: backbone id, weight hash, tokenizer context length, the ordered text list; stored in float32, so a
+    cached run returns exactly what the first run computed. `cache_dir=None` disables caching.
+    """
+    if len(texts) == 0:
+        raise ValueError("encode_texts: empty text list")
+    path = key = None
+    if cache_dir is not None:
+        key = gallery_cache_key(backbone, texts, f"text:context{getattr(backbone, 'context_length', '')}",
+                                torch.float32, weights_id)
+        path = cache_file(cache_dir, key, kind="text")
+        if path.is_file():
+            try:
+                cached = load_checkpoint(path)
+            except (CheckpointError, OSError):
+                cached = None
+            if cached is not None and cached.get("key") == key and cached.get("texts") == list(texts):
+                return cached["features"]
+    device = next(backbone.parameters()).device
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        features = torch.cat([backbone.encode_text(backbone.tokenize(list(texts[i:i + batch_size])).to(device))
+                              .float().cpu() for i in range(0, len(texts), batch_size)])
+    finally:
+        backbone.train(was_training)
+    if path is not None:
+        save_atomic({"key": key, "texts": list(texts), "features": features}, path)
+    return features

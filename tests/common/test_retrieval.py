@@ -1,4 +1,4 @@
-"""Chunked top-k equals a full argsort, stays in bounded memory, and the gallery cache keys on everything."""
+"""Chunked top-k equals a full argsort, stays in bounded memory; image and text caches key on everything."""
 import subprocess
 import sys
 import textwrap
@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common.retrieval import encode_gallery, rank_gallery, rank_subsets, topk_cosine
+from common.retrieval import (encode_gallery, encode_texts, rank_gallery, rank_subsets, topk_cosine,
+                              weights_fingerprint)
 
 
 def _full_ranking(queries, gallery, exclude=None):
@@ -142,3 +143,60 @@ def test_gallery_cache_recovers_from_a_corrupt_file(image_dir, tmp_path):
     cache_file.write_bytes(b"garbage")
     features = encode_gallery(encoder, names, lambda n: image_dir / f"{n}.png", cache, "t", batch_size=2)
     assert encoder.encoded == 4 and features.shape == (2, 8)
+
+
+def test_weights_fingerprint_follows_every_kind_of_weight_change():
+    torch.manual_seed(0)
+    encoder = FakeEncoder()
+    first = weights_fingerprint(encoder)
+    assert weights_fingerprint(encoder) == first  # memoised, same value
+    twin = FakeEncoder()
+    twin.load_state_dict(encoder.state_dict())
+    assert weights_fingerprint(twin) == first  # content, not identity
+    original_bias = encoder.proj.bias.detach().clone()
+    with torch.no_grad():
+        encoder.proj.bias.add_(1.0)  # in place
+    second = weights_fingerprint(encoder)
+    assert second != first
+    encoder.proj.bias.data = original_bias.clone()  # storage replaced, back to the original values
+    assert weights_fingerprint(encoder) == first
+    encoder.load_state_dict({k: v + 1 for k, v in twin.state_dict().items()})
+    assert weights_fingerprint(encoder) not in (first, second)
+
+
+class FakeTextEncoder(FakeEncoder):
+    """A FakeEncoder with a character-count tokenizer and a linear text tower, counting encoded texts."""
+
+    context_length = 5
+
+    def __init__(self):
+        super().__init__()
+        self.text_proj = torch.nn.Linear(5, 8)
+        self.texts_encoded = 0
+
+    def tokenize(self, texts):
+        return torch.tensor([[float(t.count(c)) for c in "aeiou"] for t in texts])
+
+    def encode_text(self, tokens):
+        self.texts_encoded += tokens.shape[0]
+        return self.text_proj(tokens)
+
+
+def test_text_features_cache_hit_miss_and_exactness(tmp_path):
+    torch.manual_seed(0)
+    encoder, cache = FakeTextEncoder(), tmp_path / "cache"
+    texts = ["a red dress", "is blue", "with long sleeves"]
+    uncached = encode_texts(encoder, texts, None, batch_size=2)
+    assert uncached.shape == (3, 8) and encoder.texts_encoded == 3
+    first = encode_texts(encoder, texts, cache, batch_size=2)
+    again = encode_texts(encoder, texts, cache, batch_size=2)
+    assert encoder.texts_encoded == 6 and torch.equal(first, uncached) and torch.equal(again, first)
+    assert len(list(cache.glob("text-*.pt"))) == 1 and not list(cache.glob("gallery-*.pt"))
+    encode_texts(encoder, texts[::-1], cache)
+    assert encoder.texts_encoded == 9  # text list changed
+    with torch.no_grad():
+        encoder.text_proj.weight.mul_(2.0)
+    changed = encode_texts(encoder, texts, cache)
+    assert encoder.texts_encoded == 12 and not torch.allclose(changed, first)  # weights changed
+    with pytest.raises(ValueError, match="empty text list"):
+        encode_texts(encoder, [], cache)
