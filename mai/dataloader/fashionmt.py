@@ -72,12 +72,15 @@ class ImageTokens:
     """Frozen-encoder tokens of a fixed image list, computed once (cached on disk) and looked up by name."""
 
     def __init__(self, encoder: FrozenImageEncoder, names: Sequence[str], image_path_fn,
-                 cache_dir: str | Path | None, batch_size: int = 64, progress=None):
+                 cache_dir: str | Path | None, batch_size: int = 64, progress=None,
+                 transform=None, transform_name: str = ""):
+        """`transform` replaces the encoder's preprocessing; `transform_name` must then describe it (cache key)."""
         self.names = list(dict.fromkeys(names))
         self.row = {n: i for i, n in enumerate(self.names)}
+        suffix = f":{transform_name}" if transform is not None else ""
         self.tokens = encode_gallery(encoder, self.names, image_path_fn, cache_dir,
-                                     transform_id=f"mai-tokens:{encoder.identity}", batch_size=batch_size,
-                                     progress=progress)
+                                     transform_id=f"mai-tokens:{encoder.identity}{suffix}", batch_size=batch_size,
+                                     progress=progress, transform=transform)
 
     def __call__(self, names: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:
         return self.tokens[[self.row[n] for n in names]].to(device)

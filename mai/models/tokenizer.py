@@ -38,3 +38,12 @@ def build_word_vocab(texts: Iterable[str], path: str | os.PathLike) -> Path:
     words = sorted({w for text in texts for w in _WORD.findall(text.lower())} - set(SPECIAL_TOKENS))
     text = "\n".join([*SPECIAL_TOKENS, *words]) + "\n"
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def extend_word_vocab(base_vocab: str | os.PathLike, texts: Iterable[str], path: str | os.PathLike) -> Path:
+    """`base_vocab`'s lines unchanged (so pretrained ids keep their rows), then the new words of `texts`, sorted."""
+    base = Path(base_vocab).read_text(encoding="utf-8").splitlines()
+    known = set(base)
+    new = sorted({w for text in texts for w in _WORD.findall(text.lower())} - known)
+    text = "\n".join([*base, *new]) + "\n"
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

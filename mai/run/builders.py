@@ -12,7 +12,9 @@ from mai.models.blip2_qformer_cir_align_prompt import Blip2QformerCirAlignPrompt
 from mai.models.convert import (NEW_IN_MAI, eva_to_encoder_state, hf_blip2_to_mai, lavis_to_mai, load_into,
                                 read_weights)
 from mai.models.image_encoder import EVA_VIT_G, ClipTokenEncoder, EvaViTEncoder, FrozenImageEncoder
-from mai.models.tokenizer import build_word_vocab, load_tokenizer
+from mai.models.tokenizer import build_word_vocab, extend_word_vocab, load_tokenizer
+from mai.run.stage1_pretrain import VOCAB_FILE as STAGE1_VOCAB
+from mai.run.stage1_pretrain import ensure_stage1, load_stage1
 
 BLIP2_BACKBONES = ("pretrain",)  # LAVIS model_type of BLIP-2 stage 1 with EVA ViT-g
 
@@ -33,11 +35,32 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                    help="default: base for --backbone pretrain, tiny otherwise")
     g.add_argument("--max-txt-len", type=int, default=128)
     g.add_argument("--mio-k", type=int, default=5, help="k of MIO's DPC-KNN density (paper value unpublished)")
+    g.add_argument("--qformer-init", default=None, choices=("stage1", "random"),
+                   help="without --blip-weights: 'stage1' = the cached synthetic stage-1 pretraining "
+                        "(mai/run/stage1_pretrain.py, the default for a common.clip --backbone), 'random'")
 
 
-def build_tokenizer(vocab: str | None, texts: list[str], output_dir: Path):
-    """(tokenizer, vocab file): the given vocab, or a word-level one built from `texts` beside the run."""
-    path = Path(vocab) if vocab else build_word_vocab(texts, output_dir / "vocab.txt")
+def stage1_folder(args: argparse.Namespace, encoder: FrozenImageEncoder) -> Path | None:
+    """The cached stage-1 Q-Former to start from (built on first use), or None (BLIP-2 weights or random init)."""
+    init = args.qformer_init or ("random" if args.backbone in BLIP2_BACKBONES or args.blip_weights or args.vocab
+                                 else "stage1")
+    if init == "random":
+        return None
+    if args.blip_weights or args.backbone in BLIP2_BACKBONES or args.vocab:
+        raise ValueError("--qformer-init stage1 is the embedded default's pretraining: it takes neither "
+                         "--blip-weights, --vocab nor --backbone pretrain")
+    return ensure_stage1(encoder)
+
+
+def build_tokenizer(vocab: str | None, texts: list[str], output_dir: Path, stage1: Path | None = None):
+    """(tokenizer, vocab file): the given vocab, or a word-level one built from `texts` beside the run
+    (extending the stage-1 vocab, so its pretrained word rows keep their ids)."""
+    if vocab:
+        path = Path(vocab)
+    elif stage1 is not None:
+        path = extend_word_vocab(stage1 / STAGE1_VOCAB, texts, output_dir / "vocab.txt")
+    else:
+        path = build_word_vocab(texts, output_dir / "vocab.txt")
     return load_tokenizer(path), path
 
 
@@ -73,8 +96,9 @@ def build_image_encoder(args: argparse.Namespace, device: torch.device) -> Froze
     return encoder.half().to(device) if device.type == "cuda" else encoder.to(device)
 
 
-def build_model(args: argparse.Namespace, tokenizer, vision_width: int) -> Blip2QformerCirAlignPrompt:
-    """MAI model sized by --backbone/--qformer-size, initialised from --blip-weights when given."""
+def build_model(args: argparse.Namespace, tokenizer, vision_width: int,
+                stage1: Path | None = None) -> Blip2QformerCirAlignPrompt:
+    """MAI model sized by --backbone/--qformer-size, initialised from --blip-weights or the stage-1 folder."""
     size = args.qformer_size or ("base" if args.backbone in BLIP2_BACKBONES else "tiny")
     vocab_size = 30523 if size == "base" else len(tokenizer)
     cfg = MAIConfig(vision_width=vision_width, qformer=size, vocab_size=max(vocab_size, len(tokenizer)),
@@ -83,6 +107,8 @@ def build_model(args: argparse.Namespace, tokenizer, vision_width: int) -> Blip2
     if args.blip_weights:
         model_sd, _, new = _blip2_state(args.blip_weights)
         load_into(model, model_sd, args.blip_weights, allowed_missing=new)
+    elif stage1 is not None:
+        load_stage1(model, stage1)
     return model
 
 

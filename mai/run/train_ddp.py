@@ -15,7 +15,8 @@ from common.tracking import RunTracker
 from mai.dataloader.fashionmt import (DATASETS, IMAGE_KEYS, ImageTokens, SessionDataset, collate_sessions,
                                       open_fashionmt, vocabulary_texts)
 from mai.models.multi_turn import MultiTurnObjective
-from mai.run.builders import add_model_args, build_image_encoder, build_model, build_tokenizer, save_mai_checkpoint
+from mai.run.builders import (add_model_args, build_image_encoder, build_model, build_tokenizer, save_mai_checkpoint,
+                              stage1_folder)
 from mai.run.evaluation import PROTOCOL, evaluate_fashionmt
 
 
@@ -51,15 +52,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.data_root) / ".cache" / "mai"
     reader, regime, history = open_fashionmt(args.data_root, args.dataset, "train")
     val_reader, _, _ = open_fashionmt(args.data_root, args.dataset, "test")
-    tokenizer, vocab_file = build_tokenizer(args.vocab, vocabulary_texts(reader.queries), out)
     encoder = build_image_encoder(args, device)
     if not is_main():
-        barrier()  # rank 0 fills the token cache first
+        barrier()  # rank 0 fills the token cache and builds the stage-1 Q-Former first
     train_tokens = ImageTokens(encoder, [n for s in reader.queries for n in s.images], reader.image_path, cache_dir)
+    stage1 = stage1_folder(args, encoder)
     if is_main():
         barrier()
-    torch.manual_seed(args.seed)  # the initial weights must not depend on whether the token cache existed
-    model = build_model(args, tokenizer, encoder.width).to(device)
+    tokenizer, vocab_file = build_tokenizer(args.vocab, vocabulary_texts(reader.queries), out, stage1)
+    torch.manual_seed(args.seed)  # the initial weights must not depend on whether the caches existed
+    model = build_model(args, tokenizer, encoder.width, stage1).to(device)
     objective = wrap_ddp(MultiTurnObjective(model, regime, history), find_unused_parameters=True)
     dataset = SessionDataset(reader.queries, train=True, seed=args.seed + info.rank)
     sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)

@@ -6,8 +6,10 @@ import pytest
 from common.data.fashionmt import FashionMT
 from mai.dataloader.fashionmt import SessionDataset
 from mai.dataloader.text import pre_caption
+from mai.run import stage1_pretrain
 from mai.run import test as mai_test
 from mai.run import train_ddp
+from tests.mai.test_stage1 import SMALL
 
 
 def test_session_items(tiny_fashionmt):
@@ -22,14 +24,17 @@ def test_session_items(tiny_fashionmt):
     assert sampled.count(" and ") == 1 and "prefer" not in sampled  # two clauses; prefix dropped as the original
 
 
-@pytest.mark.parametrize("dataset", ["fc", "200k"])
-def test_train_then_test(tiny_fashionmt, tmp_path, dataset):
+@pytest.mark.parametrize("dataset,init", [("fc", "random"), ("200k", "stage1")])
+def test_train_then_test(tiny_fashionmt, tmp_path, monkeypatch, dataset, init):
     root, clip = tiny_fashionmt
+    monkeypatch.setenv("CIR_CACHE", str(tmp_path / "cir"))
+    monkeypatch.setattr(stage1_pretrain, "DEFAULT", SMALL)  # the embedded default's stage 1, shrunk
     common = ["--data-root", str(root), "--backbone", "synthetic-tiny", "--clip-pretrained", str(clip),
               "--cache-dir", str(tmp_path / "cache")]
     train_out = tmp_path / "train"
-    metrics = train_ddp.main(["--dataset", dataset, "--num-epochs", "2", "--batch-size", "8",
+    metrics = train_ddp.main(["--dataset", dataset, "--num-epochs", "2", "--batch-size", "8", "--qformer-init", init,
                               "--learning-rate", "1e-3", "--output-dir", str(train_out), *common])
+    assert (tmp_path / "cir" / "mai_stage1").is_dir() == (init == "stage1")
     assert set(metrics) == {"R@1", "R@5", "R@10", "R@20", "mean"}
     assert (train_out / "last.pth").is_file() and (train_out / "epoch0.pth").is_file()
     test_out = tmp_path / "test"
@@ -52,7 +57,7 @@ def test_two_process_torchrun(tiny_fashionmt, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "mai/run/train_ddp.py",
            "--dataset", "fc", "--num-epochs", "1", "--batch-size", "4", "--learning-rate", "1e-3",
            "--data-root", str(root), "--backbone", "synthetic-tiny", "--clip-pretrained", str(clip),
-           "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(out)]
+           "--qformer-init", "random", "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(out)]
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
