@@ -97,15 +97,19 @@ def _fashionern_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
 METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps}
 
 
-def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny") -> list[Figure]:
-    """One row per method: median cached-step seconds ÷ median recomputing-step seconds."""
-    backbone = load_clip(backbone_name).eval()
+def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny",
+            backbone: torch.nn.Module | None = None, batch: int = BATCH) -> list[Figure]:
+    """One row per method: median cached-step seconds ÷ median recomputing-step seconds.
+
+    `backbone` (labelled `backbone_name`) replaces `load_clip(backbone_name)`, e.g. a full-size random-weight CLIP.
+    """
+    backbone = (backbone if backbone is not None else load_clip(backbone_name)).eval()
     reader = CIRR(Path(data_root) / "cirr_dataset", "val")
     rows = []
     for method, build in METHODS.items():
-        cached, recomputed = build(backbone, reader, BATCH)
+        cached, recomputed = build(backbone, reader, batch)
         cached_s, recomputed_s = paired_medians(cached, recomputed, repeats)
-        rows.append(Figure(f"frozen-encoder training step ({method})", cached_s / recomputed_s, GOAL,
-                           details={"cached_step_s": cached_s, "recomputing_step_s": recomputed_s,
-                                    "batch": BATCH, "encoder": backbone_name}))
+        rows.append(Figure(f"frozen-encoder training step ({method}, {backbone_name})", cached_s / recomputed_s,
+                           GOAL, details={"cached_step_s": cached_s, "recomputing_step_s": recomputed_s,
+                                          "batch": batch}))
     return rows

@@ -59,12 +59,14 @@ def format_table(rows: list[Figure]) -> str:
 def run_all(data_root: Path, repeats: int, with_demo: bool, ranking_size: tuple[int, int, int, int]) -> list[Figure]:
     """Every benchmark's rows, in the issue's order (the demo row is the last recorded one unless `with_demo`)."""
     queries, gallery, dim, k = ranking_size
+    full_size = efficiency.random_open_clip("ViT-B-32")  # the real architecture's cost; no weights are downloaded
     rows = evaluation.figures(data_root, repeats)
+    rows += evaluation.figures(data_root, 1, "ViT-B-32, random weights", backbone=full_size)
     rows += ranking.figures(queries, gallery, dim, k, repeats)
     rows += frozen_training.figures(data_root, repeats)
+    rows += frozen_training.figures(data_root, 1, "ViT-B-32, random weights", backbone=full_size, batch=8)
     rows += efficiency.figures({"synthetic-tiny": load_clip("synthetic-tiny")}, repeats=repeats)
-    rows += efficiency.figures({"ViT-B-32, random weights": efficiency.random_open_clip("ViT-B-32")}, batch=16,
-                               repeats=repeats)
+    rows += efficiency.figures({"ViT-B-32, random weights": full_size}, batch=16, repeats=repeats)
     if with_demo:
         demo_rows = demo.figures()
         LAST_DEMO.write_text(json.dumps([r.as_row() | {"value": r.value, "goal": r.goal, "unit": r.unit}

@@ -87,15 +87,16 @@ def rank_subsets(queries: torch.Tensor, gallery: torch.Tensor, names: Sequence[s
         raise ValueError(f"rank_subsets: {len(groups)} groups for {queries.shape[0]} queries")
     position = {name: i for i, name in enumerate(names)}
     q = F.normalize(queries.float(), dim=-1)
+    g = F.normalize(gallery.float(), dim=-1)
     ranked = []
     for i, group in enumerate(groups):
         members = [m for m in group if exclude_names is None or m != exclude_names[i]]
         missing = [m for m in members if m not in position]
         if missing:
             raise ValueError(f"rank_subsets: query {i}: group members {missing} are not in the gallery")
-        g = F.normalize(gallery[[position[m] for m in members]].float(), dim=-1)
-        order = torch.argsort(g @ q[i], descending=True, stable=True)
-        ranked.append([members[j] for j in order.tolist()])
+        scores = (g[[position[m] for m in members]] @ q[i]).tolist()
+        order = sorted(range(len(members)), key=lambda j: -scores[j])  # stable: ties keep group order
+        ranked.append([members[j] for j in order])
     return ranked
 
 

@@ -32,7 +32,9 @@ def _run(argv: list[str], log_path: Path, out_root: Path) -> tuple[bool, float]:
     before = {p: p.stat().st_mtime for p in out_root.rglob("metrics.json")}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("OMP_NUM_THREADS", "1")  # tiny models: one thread per process beats oversubscribed pairs
+    # One thread per process: faster for tiny models than oversubscribed pairs, and CPU float reductions
+    # depend on the thread count, so this also makes every number reproducible on another machine.
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with open(log_path, "a") as log:
         log.write(f"$ {shlex.join(argv)}\n")
         log.flush()

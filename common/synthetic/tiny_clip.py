@@ -5,7 +5,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -183,7 +182,22 @@ def build_model() -> open_clip.model.CLIP:
 
 
 def train(cfg: TrainConfig, log=print) -> dict[str, float]:
-    """Render the data, train, evaluate on held-out renders, save atomically; returns the held-out metrics."""
+    """Render the data, train, evaluate on held-out renders, save atomically; returns the held-out metrics.
+
+    Always single-threaded: a CPU float reduction depends on the thread count, and every number of the
+    embedded default rests on these weights, so a fresh machine must get the same bytes (measured: a
+    single-threaded retrain reproduced the cached weights file md5-exactly; a 2-thread run gave other
+    weights, and the demo's method numbers moved by up to 20 points with them).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(cfg, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, log) -> dict[str, float]:
     start, cpu_start = time.time(), time.process_time()
     config = full_config(cfg)  # fixed now: the data below is rendered by the code of this moment
     folder = cache_root() / "tiny_clip" / config_hash(config)
@@ -249,9 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="retrain even if cached")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     cfg = TrainConfig(seed=args.seed)
     if not args.force:
         try:

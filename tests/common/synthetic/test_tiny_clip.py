@@ -66,3 +66,17 @@ def test_heldout_retrieval_reaches_60_percent_both_ways(tiny_clip_dir):
     fresh = evaluate(model, garments, images)
     assert fresh["image_to_text_R@1"] >= 60, fresh
     assert fresh["text_to_image_R@1"] >= 60, fresh
+
+
+def test_training_runs_single_threaded_and_restores_the_thread_count(monkeypatch):
+    import common.synthetic.tiny_clip as tiny_clip
+
+    seen = []
+    monkeypatch.setattr(tiny_clip, "_train", lambda cfg, log: seen.append(torch.get_num_threads()) or {"ok": 1.0})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert tiny_clip.train(tiny_clip.TrainConfig(seed=0)) == {"ok": 1.0}
+        assert seen == [1] and torch.get_num_threads() == 2  # weights do not depend on the caller's threads
+    finally:
+        torch.set_num_threads(before)
