@@ -4,6 +4,8 @@ Uses each method's own model, loss and feature code on synthetic CIRR val images
 "Recompute" = what the step costs without the cache: decoding, preprocessing and the frozen CLIP forward
 (global + 13 patch crops, and the captions) for the batch's references and targets, then the same update.
 FashionERN runs its `--no-tme` model (frozen CLIP text features; with TME the text side is trained).
+LinCIR's frozen encoder is the text tower: only the target embedding of each caption can be cached; the
+re-encoding with Phi's pseudo-token runs forward and backward through the tower in every step either way.
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ from fashionern.dataloader.features import TextFeatures as ErnTextFeatures
 from fashionern.losses import BatchBasedClassificationLoss
 from fashionern.models.model import ERN
 from fashionern.models.tme import TextTower
+from lincir.dataloader.captions import CaptionDataset
+from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
+from lincir.models.phi import build_phi
+from lincir.utils import trim_to_eot
 from spirit.dataloader.image_features import ImageFeatures, extract_image_features
 from spirit.dataloader.text_features import TextFeatureCache
 from spirit.losses.loss import batch_based_classification_loss
@@ -94,7 +100,37 @@ def _fashionern_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
     return cached, recomputed
 
 
-METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps}
+def _lincir_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
+                  ) -> tuple[Callable[[], None], Callable[[], None]]:
+    _, _, captions = _batch(reader, batch)
+    pairs = CaptionDataset(captions, backbone.tokenize, backbone.placeholder_id("$"))
+    original = trim_to_eot(torch.stack([pairs[i][0] for i in range(len(pairs))]))
+    masked = trim_to_eot(torch.stack([pairs[i][1] for i in range(len(pairs))]))
+    with torch.no_grad():
+        targets = backbone.encode_text(original)
+    phi = build_phi(backbone.embed_dim, backbone.text_width)
+    optimizer = torch.optim.AdamW(phi.parameters(), lr=1e-4)
+
+    def update(target: torch.Tensor) -> None:
+        phi.train()
+        reencoded = backbone.encode_text_with_pseudo_tokens(masked, phi(add_scaled_noise(target)), placeholder="$",
+                                                            mode="all")
+        loss = lincir_loss(reencoded, target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def cached() -> None:
+        update(targets)
+
+    def recomputed() -> None:
+        with torch.no_grad():
+            target = backbone.encode_text(original)
+        update(target)
+    return cached, recomputed
+
+
+METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps, "LinCIR": _lincir_steps}
 
 
 def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny",
