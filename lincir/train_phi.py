@@ -17,7 +17,7 @@ from lincir.dataloader.captions import CaptionDataset, read_captions
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
 from lincir.models.ema import EMAModel
 from lincir.models.phi import Phi, build_phi, load_phi
-from lincir.utils import PhiQueryEncoder, evaluate
+from lincir.utils import PhiQueryEncoder, evaluate, trim_to_eot
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         total, rate = 0.0, 0.0
         for _micro in range(accum):
             orig_ids, masked_ids, indicator = next(batches)
-            orig_ids, masked_ids = orig_ids.to(device), masked_ids.to(device)
+            orig_ids, masked_ids = trim_to_eot(orig_ids.to(device)), trim_to_eot(masked_ids.to(device))
             with _autocast(device, args.mixed_precision):
                 with torch.no_grad():
                     target = clip.encode_text(orig_ids)

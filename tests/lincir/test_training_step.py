@@ -5,6 +5,7 @@ from common.clip.tiny import build_tiny_clip
 from lincir.dataloader.captions import CaptionDataset
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
 from lincir.models.phi import build_phi
+from lincir.utils import trim_to_eot
 
 CAPTIONS = ["a red dress with long sleeves", "a blue shirt with white stripes", "black shoes on a wooden floor",
             "a green toptee with dots", "running fast"]
@@ -41,3 +42,15 @@ def test_phi_learns_to_reconstruct_text_embeddings_through_the_frozen_encoder():
         losses.append(loss.item())
     assert all(p.grad is None for p in clip.parameters())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_trimming_the_padding_after_the_last_eot_keeps_the_text_features():
+    torch.manual_seed(0)
+    clip = build_tiny_clip().eval()
+    ids = clip.tokenize(["a photo of $ that is red", "$ with $ and a v-neck, product photo, high detail"])
+    short = trim_to_eot(ids)
+    assert short.shape == (2, int(ids.argmax(dim=-1).max()) + 1) and short.shape[1] < 20
+    pseudo = torch.randn(2, clip.text_width)
+    assert torch.allclose(clip.encode_text(short), clip.encode_text(ids), atol=1e-5)
+    assert torch.allclose(clip.encode_text_with_pseudo_tokens(short, pseudo),
+                          clip.encode_text_with_pseudo_tokens(ids, pseudo), atol=1e-5)
