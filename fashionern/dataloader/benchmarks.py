@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from common.data import CIRR, FashionIQ, fiq_caption
+from common.data import CIRR, FashionIQ, check_coverage, fiq_caption
 from common.data.fashion200k import Fashion200k
 from common.data.shoes import Shoes
 
@@ -66,6 +67,28 @@ class Benchmark:
     train: list[TrainTriplet] = field(default_factory=list)
     evals: list[EvalSplit] = field(default_factory=list)
     readers: list = field(default_factory=list)
+
+
+def present_only(bench: Benchmark, allow_partial: bool) -> tuple[Benchmark, dict[str, Any]]:
+    """`bench` restricted to the images on disk, and its coverage record (written into metrics.json).
+
+    A partial dataset raises (naming a missing file) unless `allow_partial`; then it warns loudly and drops
+    every training triplet and query that touches a missing image (reference, target or CIRR group member)
+    and every missing gallery image, and the record counts what was kept.
+    """
+    (reader,) = bench.readers
+    report = check_coverage(reader, allow_partial)
+    missing = set(reader.missing_images()) if report["missing"] else set()
+    if not missing:
+        return bench, report
+    train = [t for t in bench.train if t.reference not in missing and t.target not in missing]
+    evals = [replace(s, queries=[q for q in s.queries if not ({q.reference, q.target, *q.members} & missing)],
+                     gallery=[g for g in s.gallery if g not in missing]) for s in bench.evals]
+    kept = replace(bench, train=train, evals=evals)
+    used = {"train_triplets": len(train)} if bench.train else {"queries": sum(len(s.queries) for s in evals)}
+    total = ({"train_triplets_total": len(bench.train)} if bench.train
+             else {"queries_total": sum(len(s.queries) for s in bench.evals)})
+    return kept, {**report, **used, **total}
 
 
 def fiq_train_captions(c1: str, c2: str) -> tuple[str, ...]:

@@ -27,6 +27,8 @@ def _common(parser: argparse.ArgumentParser, dataset: str) -> None:
     parser.add_argument("--cache-dir", default=None, help="feature cache (default: $CIR_CACHE/features or ~/.cache/cir/features)")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="run on the images present (loud warning; coverage in metrics.json) instead of refusing")
     parser.add_argument("--local_rank", type=int, default=int(os.environ.get("LOCAL_RANK", -1)))
 
 

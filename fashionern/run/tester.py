@@ -7,12 +7,11 @@ from pathlib import Path
 import torch
 
 from common.checkpoint import load_checkpoint
-from common.data import check_coverage
 from common.dist import init_distributed, is_main
 from common.submission import write_cirr_submission
 from common.tracking import RunTracker
 from common.viewer import save_predictions
-from fashionern.dataloader.benchmarks import BUILDERS, Benchmark
+from fashionern.dataloader.benchmarks import BUILDERS, Benchmark, present_only
 from fashionern.dataloader.features import ImageFeatures, TextFeatures
 from fashionern.models import ERN, TME, TextTower
 from fashionern.models.weights import convert_original_state_dict, load_ern_weights
@@ -63,7 +62,7 @@ def run_test(dataset: str, parser: argparse.ArgumentParser, argv: list[str] | No
     results = {}
     for protocol in protocols or (None,):
         bench = BUILDERS[dataset](args.data_root, split, protocol) if protocol else BUILDERS[dataset](args.data_root, split)
-        cover = check_coverage(bench.readers[0], allow_partial=False)
+        bench, cover = present_only(bench, args.allow_partial)
         images, texts = stores(backbone, bench, args)
         out = output_dir / bench.protocol if protocols else output_dir
         if split == "test1":

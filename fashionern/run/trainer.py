@@ -11,7 +11,7 @@ import torch
 from common.checkpoint import load_checkpoint, save_atomic
 from common.dist import barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print, seed_everything, wrap_ddp
 from common.tracking import RunTracker
-from fashionern.dataloader.benchmarks import BUILDERS, Benchmark
+from fashionern.dataloader.benchmarks import BUILDERS, Benchmark, present_only
 from fashionern.dataloader.features import ImageFeatures, TextFeatures
 from fashionern.losses import BatchBasedClassificationLoss
 from fashionern.models import ERN, TME, TextTower
@@ -51,8 +51,8 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
     output_dir = Path(args.output_dir or f"outputs/fashionern/{dataset}-{'tme' if args.tme else 'no-tme'}")
     backbone = load_frozen_backbone(args, args.clip_model_path, device)
     tower = TextTower.from_backbone(backbone)
-    train_bench = BUILDERS[dataset](args.data_root, "train")
-    val_bench = BUILDERS[dataset](args.data_root, VAL_SPLIT[dataset])
+    train_bench, train_coverage = present_only(BUILDERS[dataset](args.data_root, "train"), args.allow_partial)
+    val_bench, val_coverage = present_only(BUILDERS[dataset](args.data_root, VAL_SPLIT[dataset]), args.allow_partial)
     train_images, val_images = image_store(backbone, train_bench, args), image_store(backbone, val_bench, args)
     train_texts = text_store(backbone, train_bench, tower, vanilla=not args.tme)
     val_texts = text_store(backbone, val_bench, tower, vanilla=not args.tme)
@@ -140,7 +140,7 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
                     save_ern_weights(model, output_dir / CHECKPOINT_NAME[dataset])
             barrier()
     if is_main():
-        tracker.write_metrics(best_metrics)
+        tracker.write_metrics(best_metrics, coverage={"train": train_coverage, "eval": val_coverage})
     tracker.close()
     cleanup()
     return best_metrics or {}

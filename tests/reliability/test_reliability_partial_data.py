@@ -39,3 +39,36 @@ def test_missing_images_refused_by_default_then_evaluated_with_coverage(micro_ro
         # each missing image is the candidate of one triplet and the target of another: 4 of 18 queries dropped
         assert (coverage["queries"], coverage["queries_total"]) == (14, 18)
         assert 0 <= metrics["metrics"]["average_R@10"] <= 100
+
+
+def _fashionern(script, root, clip_dir, out, *extra):
+    return [f"fashionern/run/{script}", "--data-root", str(root), "--clip-model-name", "synthetic-tiny",
+            "--device", "cpu", "--output-dir", str(out), "--cache-dir", str(out / "cache"), *extra]
+
+
+@pytest.mark.slow
+def test_fashionern_trains_and_tests_on_the_images_present_only_when_allowed(micro_root, clip_dir, tmp_path):
+    missing = ("dresstrain1", *MISSING)
+    for name in missing:
+        (micro_root / "fashion-iq" / "images" / f"{name}.png").unlink()
+    train = ("train_fiq.py", "--clip-model-path", str(clip_dir), "--no-tme", "--num-epochs", "1", "--batch-size", "4",
+             "--validation-frequency", "1")
+    refused = run(_fashionern(*train[:1], micro_root, clip_dir, tmp_path / "refused", *train[1:]))
+    assert_fails_naming(refused, micro_root / "fashion-iq" / "images", "image: missing", "PARTIAL DATASET")
+    assert not (tmp_path / "refused" / "metrics.json").exists()
+
+    trained = run(_fashionern(*train[:1], micro_root, clip_dir, tmp_path / "train", *train[1:], "--allow-partial"))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    coverage = json.loads((tmp_path / "train" / "metrics.json").read_text())["coverage"]
+    # train: dresstrain1 is the candidate of one triplet and the target of another
+    assert (coverage["train"]["missing"], coverage["train"]["train_triplets"]) == (1, 16)
+    assert coverage["train"]["train_triplets_total"] == 18
+    assert (coverage["eval"]["missing"], coverage["eval"]["queries"], coverage["eval"]["queries_total"]) == (2, 14, 18)
+
+    tested = run(_fashionern("test_fiq.py", micro_root, clip_dir, tmp_path / "test", "--clip-path", str(clip_dir),
+                             "--fusion-model-path", str(tmp_path / "train" / "fashioniq-best.pth"),
+                             "--allow-partial"))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "WARNING: PARTIAL DATASET" in tested.stderr
+    tested_coverage = json.loads(next((tmp_path / "test").rglob("metrics.json")).read_text())["coverage"]
+    assert (tested_coverage["queries"], tested_coverage["queries_total"]) == (14, 18)
