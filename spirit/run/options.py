@@ -30,6 +30,8 @@ def _common(parser: ArgumentParser, dataset: str) -> None:
                         help="on-disk cache of frozen CLIP global and 13-patch features")
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="run on the images present (loud warning; coverage in metrics.json) instead of refusing")
 
 
 def train_parser(dataset: str) -> ArgumentParser:

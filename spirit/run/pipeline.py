@@ -5,7 +5,6 @@ from pathlib import Path
 import torch
 
 from common.checkpoint import save_atomic
-from common.data import check_coverage
 from common.data.base import BenchmarkReader
 from common.dist import DistInfo, barrier, cleanup, init_distributed, rank0_print, seed_everything
 from common.submission import write_cirr_submission
@@ -13,6 +12,7 @@ from common.tracking import RunTracker
 from common.viewer import save_predictions
 from spirit.dataloader.benchmarks import load_eval_sets, load_train_set
 from spirit.dataloader.image_features import ImageFeatures, extract_image_features, merge_features
+from spirit.dataloader.partial import present_eval_sets, present_train_set
 from spirit.dataloader.records import EvalSet
 from spirit.dataloader.text_features import TextFeatureCache
 from spirit.models import SPIRIT
@@ -100,8 +100,9 @@ def train_main(dataset: str, argv: list[str] | None = None) -> dict:
     train_set, train_reader = load_train_set(dataset, args.data_root)
     eval_split = "test" if dataset == "fashion200k" else None
     eval_sets, eval_reader = load_eval_sets(dataset, args.data_root, split=eval_split)
-    coverage = {"train": check_coverage(train_reader, allow_partial=False),
-                "eval": check_coverage(eval_reader, allow_partial=False)}
+    train_set, train_coverage = present_train_set(train_set, train_reader, args.allow_partial)
+    eval_sets, eval_coverage = present_eval_sets(eval_sets, eval_reader, args.allow_partial)
+    coverage = {"train": train_coverage, "eval": eval_coverage}
     features = cached_features(backbone, [(train_set.image_names(), train_reader),
                                           (eval_image_names(eval_sets), eval_reader)], args, info, device)
     texts = TextFeatureCache(backbone, device)
@@ -150,7 +151,7 @@ def test_main(dataset: str, argv: list[str] | None = None) -> dict:
     protocol = getattr(args, "protocol", DATASETS[dataset][3])
     split = getattr(args, "split", "test" if dataset == "fashion200k" else None)
     eval_sets, reader = load_eval_sets(dataset, args.data_root, split=split, protocol=protocol)
-    coverage = check_coverage(reader, allow_partial=False)
+    eval_sets, coverage = present_eval_sets(eval_sets, reader, args.allow_partial)
     features = cached_features(backbone, [(eval_image_names(eval_sets), reader)], args, info, device)
     if features.dim != model.feature_dim:
         raise ValueError(f"{args.model_path}: model width {model.feature_dim} does not match {args.clip_model_name} "

@@ -72,3 +72,26 @@ def test_fashionern_trains_and_tests_on_the_images_present_only_when_allowed(mic
     assert "WARNING: PARTIAL DATASET" in tested.stderr
     tested_coverage = json.loads(next((tmp_path / "test").rglob("metrics.json")).read_text())["coverage"]
     assert (tested_coverage["queries"], tested_coverage["queries_total"]) == (14, 18)
+
+
+def test_spirit_keeps_only_triplets_and_queries_whose_images_are_present(micro_root):
+    from common.data.errors import DataFormatError
+    from spirit.dataloader.benchmarks import load_eval_sets, load_train_set
+    from spirit.dataloader.partial import present_eval_sets, present_train_set
+
+    for name in ("dresstrain1", *MISSING):
+        (micro_root / "fashion-iq" / "images" / f"{name}.png").unlink()
+    train_set, train_reader = load_train_set("fashioniq", micro_root)
+    eval_sets, eval_reader = load_eval_sets("fashioniq", micro_root)
+    with pytest.raises(DataFormatError, match="dresstrain1.png: image: missing"):
+        present_train_set(train_set, train_reader, allow_partial=False)
+    with pytest.warns(RuntimeWarning, match="PARTIAL DATASET"):
+        kept_train, train_coverage = present_train_set(train_set, train_reader, allow_partial=True)
+        kept_sets, eval_coverage = present_eval_sets(eval_sets, eval_reader, allow_partial=True)
+    assert (train_coverage["train_triplets"], train_coverage["train_triplets_total"]) == (16, 18)
+    assert all("dresstrain1" not in (t.reference, t.target) for t in kept_train.triplets)
+    assert (eval_coverage["queries"], eval_coverage["queries_total"]) == (14, 18)
+    dress = next(s for s in kept_sets if s.name == "dress")
+    assert "dressval2" not in dress.gallery and "dressval2" not in dress.references
+    assert len(dress.references) == len(dress.texts) == len(dress.targets) == 4
+    assert all("dressval2" not in targets for targets in dress.targets)
