@@ -42,7 +42,7 @@ def load_checkpoint(path: str | os.PathLike, trust: bool = False,
                       str(err).splitlines()[0] if str(err) else "pickled objects other than tensors")
         raise CheckpointError(
             f"{path}: refused to load code-carrying pickle with weights_only=True ({reason}); "
-            "if you trust its source, load it with trust=True (--trust-checkpoint)") from None
+            "if you trust its source, load it with common.checkpoint.load_checkpoint(path, trust=True)") from None
     except Exception as err:  # truncated, corrupt or foreign files fail with many exception types
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(f"{path}: not a readable torch checkpoint: {detail}") from None
