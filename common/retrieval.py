@@ -159,6 +159,19 @@ def cache_file(cache_dir: str | Path, key: dict[str, str], kind: str = "gallery"
     return Path(cache_dir) / f"{kind}-{digest}.pt"
 
 
+def _cached_features(path: Path, key: dict[str, str], field: str, items: Sequence[str]) -> torch.Tensor | None:
+    """The features stored at `path` when it exists, reads, and was written for exactly `key` and `items`."""
+    if not path.is_file():
+        return None
+    try:
+        cached = load_checkpoint(path)
+    except (CheckpointError, OSError):  # corrupt or half-copied: recompute and overwrite
+        return None
+    if not isinstance(cached, dict) or cached.get("key") != key or cached.get(field) != list(items):
+        return None
+    return cached["features"]
+
+
 class _ImageListDataset(torch.utils.data.Dataset):
     def __init__(self, names: Sequence[str], load: Callable[[str], Image.Image],
                  transform: Callable[[Image.Image], torch.Tensor]) -> None:
@@ -205,13 +218,9 @@ def encode_gallery(backbone: torch.nn.Module, names: Sequence[str], image_path_f
     if cache_dir is not None:
         key = gallery_cache_key(backbone, names, transform_id, dtype, weights_id)
         path = cache_file(cache_dir, key)
-        if path.is_file():
-            try:
-                cached = load_checkpoint(path)
-            except (CheckpointError, OSError):
-                cached = None
-            if cached is not None and cached.get("key") == key and cached.get("names") == list(names):
-                return cached["features"].float()
+        cached = _cached_features(path, key, "names", names)
+        if cached is not None:
+            return cached.float()
     device = torch.device(device) if device is not None else next(backbone.parameters()).device
     loader = torch.utils.data.DataLoader(
         _ImageListDataset(names, load_image or (lambda name: open_rgb(image_path_fn(name))),
@@ -246,13 +255,9 @@ def encode_texts(backbone: torch.nn.Module, texts: Sequence[str], cache_dir: str
         key = gallery_cache_key(backbone, texts, f"text:context{getattr(backbone, 'context_length', '')}",
                                 torch.float32, weights_id)
         path = cache_file(cache_dir, key, kind="text")
-        if path.is_file():
-            try:
-                cached = load_checkpoint(path)
-            except (CheckpointError, OSError):
-                cached = None
-            if cached is not None and cached.get("key") == key and cached.get("texts") == list(texts):
-                return cached["features"]
+        cached = _cached_features(path, key, "texts", texts)
+        if cached is not None:
+            return cached
     device = next(backbone.parameters()).device
     was_training = backbone.training
     backbone.eval()
