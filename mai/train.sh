@@ -1,7 +1,8 @@
 #!/bin/sh
 # Train MAI (torchrun, gloo on CPU / nccl on GPU) on FashionMT: one run per DATASETS entry.
-# Variables (defaults = the embedded default): NPROC=1 DATA_ROOT=datasets/synthetic BACKBONE=synthetic-tiny
-# OUT=outputs/mai DATASETS="fc 200k" EPOCHS LR BATCH_SIZE PYTHON EXTRA_ARGS (e.g. "--blip-weights ... --vocab ...").
+# Variables (defaults = the embedded default): NPROC=1 EPOCHS=30 LR=2e-3 BATCH_SIZE=8 DATA_ROOT=datasets/synthetic
+# BACKBONE=synthetic-tiny OUT=outputs/mai DATASETS="fc 200k" PYTHON EXTRA_ARGS (e.g. "--blip-weights ... --vocab ...").
+# The embedded default starts the Q-Former from the cached synthetic stage 1 (mai/run/stage1_pretrain.py).
 # Real data: DATA_ROOT=datasets BACKBONE=pretrain EPOCHS=50 LR=1e-5 BATCH_SIZE=32 NPROC=8 \
 #   EXTRA_ARGS="--blip-weights blip2_pretrained.pth --vit-weights eva_vit_g.pth --vocab bert-base-uncased/vocab.txt"
 set -eu
@@ -11,7 +12,7 @@ DATA_ROOT=${DATA_ROOT:-datasets/synthetic}
 BACKBONE=${BACKBONE:-synthetic-tiny}
 OUT=${OUT:-outputs/mai}
 DATASETS=${DATASETS:-"fc 200k"}
-EPOCHS=${EPOCHS:-50}
+EPOCHS=${EPOCHS:-30}
 LR=${LR:-2e-3}
 BATCH_SIZE=${BATCH_SIZE:-8}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}

@@ -112,3 +112,33 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def shrink_single_turn(synthetic_root, root, per_split: int = 6):
+    """A FashionIQ + CIRR copy of the synthetic data with `per_split` queries per file and only their images."""
+    import json
+    import os
+
+    fiq, cirr = root / "fashion-iq", root / "cirr_dataset"
+    for folder in (fiq / "captions", fiq / "image_splits", cirr / "cirr" / "captions", cirr / "cirr" / "image_splits"):
+        folder.mkdir(parents=True, exist_ok=True)
+    os.symlink(synthetic_root / "fashion-iq" / "images", fiq / "images")
+    for category in ("dress", "shirt", "toptee"):
+        for split in ("train", "val"):
+            caps = json.loads((synthetic_root / "fashion-iq" / "captions" / f"cap.{category}.{split}.json").read_text())
+            caps = caps[:per_split]
+            names = list(dict.fromkeys(n for c in caps for n in (c["candidate"], c["target"])))
+            (fiq / "captions" / f"cap.{category}.{split}.json").write_text(json.dumps(caps))
+            (fiq / "image_splits" / f"split.{category}.{split}.json").write_text(json.dumps(names))
+    for name in ("train", "dev"):
+        os.symlink(synthetic_root / "cirr_dataset" / name, cirr / name)
+    for split in ("train", "val"):
+        caps = json.loads((synthetic_root / "cirr_dataset" / "cirr" / "captions" / f"cap.rc2.{split}.json").read_text())
+        caps = caps[:per_split]
+        paths = json.loads((synthetic_root / "cirr_dataset" / "cirr" / "image_splits" /
+                            f"split.rc2.{split}.json").read_text())
+        names = {n for c in caps for n in (c["reference"], c["target_hard"], *c["img_set"]["members"])}
+        (cirr / "cirr" / "captions" / f"cap.rc2.{split}.json").write_text(json.dumps(caps))
+        (cirr / "cirr" / "image_splits" / f"split.rc2.{split}.json").write_text(
+            json.dumps({n: p for n, p in paths.items() if n in names}))
+    return root

@@ -7,15 +7,17 @@ import pytest
 from common.data.fashionmt import FashionMT
 from mai.run import blip_fine_tune_2
 from mai.run.holdout_split import write_holdout
+from tests.mai.conftest import shrink_single_turn
 
 
 @pytest.mark.parametrize("dataset,keys", [("FashionIQ", {"dress_R@10", "average_R@50", "avg"}),
                                           ("CIRR", {"R@1", "R@50", "Rsubset@1", "avg"})])
 def test_single_turn_train_and_validate(synthetic_root, tiny_fashionmt, tmp_path, dataset, keys):
     _, clip = tiny_fashionmt
+    root = shrink_single_turn(synthetic_root, tmp_path / "data", per_split=4)
     out = tmp_path / "run"
-    metrics = blip_fine_tune_2.main(["--dataset", dataset, "--data-root", str(synthetic_root), "--num-epochs", "1",
-                                     "--batch-size", "64", "--learning-rate", "1e-3", "--save-best",
+    metrics = blip_fine_tune_2.main(["--dataset", dataset, "--data-root", str(root), "--num-epochs", "1",
+                                     "--batch-size", "4", "--learning-rate", "1e-3", "--save-best",
                                      "--backbone", "synthetic-tiny", "--clip-pretrained", str(clip),
                                      "--qformer-init", "random", "--cache-dir", str(tmp_path / "cache"),
                                      "--output-dir", str(out)])
