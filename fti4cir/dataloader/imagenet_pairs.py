@@ -9,12 +9,19 @@ from common.data import ImageCaptionPair
 
 
 class PairFeatures(torch.utils.data.Dataset):
-    """Item i = (global feature, patch tokens, subject, attribute) of caption pair i."""
+    """Item i = (global feature, patch tokens, subject, attribute) of caption pair i.
+
+    `global_feat` [V, N, D] and `patches` [V, N, T, W] hold V views of the N images (V = 1: no augmentation);
+    each item draws one view uniformly from torch's global generator (seeded per rank by the trainer).
+    """
 
     def __init__(self, pairs: Sequence[ImageCaptionPair], names: Sequence[str], global_feat: torch.Tensor,
                  patches: torch.Tensor):
-        if len(names) != global_feat.shape[0] or len(names) != patches.shape[0]:
-            raise ValueError(f"{len(names)} image names for {global_feat.shape[0]} features")
+        if global_feat.ndim != 3 or patches.ndim != 4 or global_feat.shape[0] != patches.shape[0]:
+            raise ValueError(f"PairFeatures expects [views, images, D] and [views, images, T, W] features, got "
+                             f"{tuple(global_feat.shape)} and {tuple(patches.shape)}")
+        if len(names) != global_feat.shape[1] or len(names) != patches.shape[1]:
+            raise ValueError(f"{len(names)} image names for {global_feat.shape[1]} features")
         position = {name: i for i, name in enumerate(names)}
         missing = [p.image_id for p in pairs if p.image_id not in position]
         if missing:
@@ -28,7 +35,8 @@ class PairFeatures(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         row, pair = self.rows[index], self.pairs[index]
-        return self.global_feat[row], self.patches[row], pair.subject, pair.attribute
+        view = int(torch.randint(self.global_feat.shape[0], ())) if self.global_feat.shape[0] > 1 else 0
+        return self.global_feat[view, row], self.patches[view, row], pair.subject, pair.attribute
 
     @staticmethod
     def collate(items):

@@ -16,7 +16,7 @@ from common.data import ImageNetCaptions, check_coverage
 from common.dist import (all_gather_with_grad, barrier, cleanup, distributed_sampler, get_world_size,
                          init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
-from fti4cir.dataloader.features import image_features
+from fti4cir.dataloader.features import RandomView, image_features
 from fti4cir.dataloader.imagenet_pairs import PairFeatures
 from fti4cir.losses.fti_losses import fti4cir_loss
 from fti4cir.models.convert import checkpoint_payload
@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hy_regLoss", type=float, default=1.40)
     parser.add_argument("--temperature", type=float, default=0.20)
     parser.add_argument("--phi_dropout", type=float, default=0.5)
+    parser.add_argument("--augment_views", type=int, default=0,
+                        help="extra augmented views per image (crop + flip, cached features); each item draws one of "
+                             "the 1 + N views per epoch. 0 = the original (no augmentation)")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="mixed precision (default: on with CUDA, off on CPU)")
     for unused in ("--optimizer", "--eps", "--pre_dataset", "--validation_frequency"):
@@ -73,12 +76,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     tracker = RunTracker(output_dir, "fti4cir", "imagenet", "test", "fti4cir.train", vars(args))
 
     names = reader.gallery()
+    views = [None] + [RandomView(args.seed, v) for v in range(1, args.augment_views + 1)]
     if is_main():  # rank 0 fills the feature cache, the others then read it
-        image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
-                       progress=tracker.progress)
+        for view in views:
+            image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
+                           progress=tracker.progress, view=view)
     barrier()
-    global_feat, patches = image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args))
-    dataset = PairFeatures(pairs, names, global_feat, patches)
+    features = [image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
+                               view=view) for view in views]
+    dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), torch.stack([p for _, p in features]))
     sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size // world, sampler=sampler, drop_last=True,
                                          num_workers=args.num_workers, collate_fn=PairFeatures.collate)

@@ -11,7 +11,7 @@ from common.submission import validate_submission
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = ["--clip_model_name", "synthetic-tiny", "--batch_size", "32", "--num_epochs", "1", "--num_k", "8",
-         "--topk", "4", "--tf_layer", "1", "--lr", "1e-3", "--seed", "0"]
+         "--topk", "4", "--tf_layer", "1", "--lr", "1e-3", "--seed", "0", "--augment_views", "1"]
 
 
 def _common(synthetic_root, tiny_clip_dir, cache) -> list[str]:
@@ -51,6 +51,19 @@ def test_evaluate_writes_metrics_and_predictions(trained, synthetic_root, tiny_c
     record = json.loads((eval_dir / "metrics.json").read_text())
     assert record["protocol"] == {"cirr": "cirr.rc2", "circo": "circo.relcap", "fashioniq": "fiq.original"}[dataset]
     assert (eval_dir / "predictions.json").is_file()
+
+
+def test_cirr_train_split_is_a_development_set(trained, synthetic_root, tiny_clip_dir):
+    from fti4cir.run import evaluate
+
+    out, cache, _ = trained
+    args = ["--model_path", str(out / "save_model" / "model_last.pt"), *_common(synthetic_root, tiny_clip_dir, cache)]
+    metrics = evaluate.main(["--dataset", "cirr", "--split", "train", *args, "--output-dir", str(out / "dev")])
+    record = json.loads((out / "dev" / "metrics.json").read_text())
+    assert record["split"] == "train" and record["coverage"]["queries"] == record["coverage"]["queries_total"] > 0
+    assert {"R@1", "Rsubset@1", "avg"} <= set(metrics)
+    with pytest.raises(SystemExit):
+        evaluate.main(["--dataset", "circo", "--split", "train", *args, "--output-dir", str(out / "refused")])
 
 
 @pytest.mark.parametrize("dataset", ["cirr", "circo"])
