@@ -6,7 +6,7 @@ from common.data.corpus import CaptionCorpus, load_hf_captions
 from common.data.coverage import check_coverage, coverage
 from common.data.errors import DataFormatError
 from common.data.fashion200k import Fashion200k, Fashion200kImage, Fashion200kPair
-from common.data.fashioniq import FashionIQ, FashionIQTriplet, fiq_caption
+from common.data.fashioniq import FashionIQ, FashionIQTriplet, fiq_caption, fiq_train_variants
 from common.data.fashionmt import FashionMT, FashionMTSession
 from common.data.genecis import GeneCIS, GeneCISImage, GeneCISTemplate, genecis_crop
 from common.data.imagenet import ImageCaptionPair, ImageNetCaptions
@@ -22,6 +22,6 @@ __all__ = [
     "BenchmarkReader", "CIRCO", "CIRCOQuery", "CIRR", "CIRRTriplet", "CaptionCorpus", "DataFormatError",
     "Fashion200k", "Fashion200kImage", "Fashion200kPair", "FashionIQ", "FashionIQTriplet", "FashionMT",
     "FashionMTSession", "GeneCIS", "GeneCISImage", "GeneCISTemplate", "ImageCaptionPair", "ImageNetCaptions",
-    "ImageRecord", "READERS", "Shoes", "ShoesTriplet", "check_coverage", "coverage", "fiq_caption", "genecis_crop",
+    "ImageRecord", "READERS", "Shoes", "ShoesTriplet", "check_coverage", "coverage", "fiq_caption", "fiq_train_variants", "genecis_crop",
     "load_hf_captions",
 ]

@@ -72,14 +72,16 @@ def fiq_caption(c1: str, c2: str, mode: str = "eval", rng: _UniformSource | None
         return f"{first.capitalize()} and {second}", f"{second.capitalize()} and {first}"
     if mode == "train":
         u = (rng if rng is not None else random).random()
-        if u < 0.25:
-            return f"{first.capitalize()} and {second}"
-        if 0.25 < u < 0.5:
-            return f"{second.capitalize()} and {first}"
-        if 0.5 < u < 0.75:
-            return first.capitalize()
-        return second.capitalize()
+        branch = 0 if u < 0.25 else 1 if 0.25 < u < 0.5 else 2 if 0.5 < u < 0.75 else 3
+        return fiq_train_variants(c1, c2)[branch]
     raise ValueError(f"fiq_caption: mode must be 'train', 'eval' or 'both', got {mode!r}")
+
+
+def fiq_train_variants(c1: str, c2: str) -> tuple[str, str, str, str]:
+    """The four texts `fiq_caption(c1, c2, "train")` chooses from, in branch order:
+    ``("{C1} and {c2}", "{C2} and {c1}", "{C1}", "{C2}")``."""
+    first, second = _clean(c1), _clean(c2)
+    return f"{first.capitalize()} and {second}", f"{second.capitalize()} and {first}", first.capitalize(), second.capitalize()
 
 
 class FashionIQ(BenchmarkReader):

@@ -6,21 +6,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from common.data import CIRR, FashionIQ, check_coverage, fiq_caption
+from common.data import CIRR, FashionIQ, check_coverage, fiq_caption, fiq_train_variants
 from common.data.fashion200k import Fashion200k
 from common.data.shoes import Shoes
 
 FIQ_CATEGORIES = ("dress", "shirt", "toptee")
-FIQ_TRAIN_DRAWS = (0.1, 0.3, 0.6, 0.9)  # one u per branch of the FashionIQ training rule
-
-
-class _FixedDraw:
-    def __init__(self, u: float):
-        self.u = u
-
-    def random(self) -> float:
-        return self.u
-
 
 @dataclass(frozen=True)
 class TrainTriplet:
@@ -91,18 +81,13 @@ def present_only(bench: Benchmark, allow_partial: bool) -> tuple[Benchmark, dict
     return kept, {**report, **used, **total}
 
 
-def fiq_train_captions(c1: str, c2: str) -> tuple[str, ...]:
-    """The four equally likely training captions of a FashionIQ triplet ("C1 and c2", "C2 and c1", "C1", "C2")."""
-    return tuple(fiq_caption(c1, c2, "train", _FixedDraw(u)) for u in FIQ_TRAIN_DRAWS)
-
-
 def fashioniq(data_root: str | Path, split: str, protocol: str = "fiq.original",
               categories: tuple[str, ...] = FIQ_CATEGORIES) -> Benchmark:
     """FashionIQ: all categories together for training; one evaluation split per category."""
     reader = FashionIQ(Path(data_root) / "fashion-iq", split, categories)
     bench = Benchmark("fashioniq", protocol, split, reader.image_path, readers=[reader])
     if split == "train":
-        bench.train = [TrainTriplet(t.candidate, t.target, fiq_train_captions(*t.captions)) for t in reader.triplets]
+        bench.train = [TrainTriplet(t.candidate, t.target, fiq_train_variants(*t.captions)) for t in reader.triplets]
         return bench
     for category in categories:
         queries = [EvalQuery(t.candidate, fiq_caption(*t.captions, mode="eval"), t.target)

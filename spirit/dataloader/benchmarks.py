@@ -10,7 +10,7 @@ own features are used (the original looked the reference up by caption).
 import random
 from pathlib import Path
 
-from common.data import CIRR, Fashion200k, FashionIQ, Shoes, fiq_caption
+from common.data import CIRR, Fashion200k, FashionIQ, Shoes, fiq_caption, fiq_train_variants
 from common.data.base import BenchmarkReader
 from common.data.parsing import unique
 from spirit.dataloader.records import EvalSet, TrainSet, TrainTriplet
@@ -23,6 +23,10 @@ def _fiq_train_text(captions: tuple[str, ...], rng: random.Random) -> str:
     return fiq_caption(captions[0], captions[1], "train", rng)
 
 
+def _fiq_variants(captions: tuple[str, ...]) -> tuple[str, ...]:
+    return fiq_train_variants(captions[0], captions[1])
+
+
 def shoes_caption(caption: str) -> str:
     """SPIRIT's `generate_shoes_caption`: strip '.?, ' and capitalise."""
     return caption.strip(".?, ").capitalize()
@@ -32,8 +36,16 @@ def _shoes_train_text(captions: tuple[str, ...], rng: random.Random) -> str:
     return shoes_caption(captions[0])
 
 
+def _shoes_variants(captions: tuple[str, ...]) -> tuple[str, ...]:
+    return (shoes_caption(captions[0]),)
+
+
 def _as_written(captions: tuple[str, ...], rng: random.Random) -> str:
     return captions[0]
+
+
+def _written_variants(captions: tuple[str, ...]) -> tuple[str, ...]:
+    return (captions[0],)
 
 
 def dataset_root(data_root: str | Path, dataset: str) -> Path:
@@ -46,17 +58,19 @@ def load_train_set(dataset: str, data_root: str | Path) -> tuple[TrainSet, Bench
     if dataset == "fashioniq":
         reader = FashionIQ(root, "train", FIQ_CATEGORIES)
         triplets = [TrainTriplet(t.candidate, t.target, t.captions) for t in reader.triplets]
-        return TrainSet(triplets, _fiq_train_text), reader
+        return TrainSet(triplets, _fiq_train_text, _fiq_variants), reader
     if dataset == "cirr":
         reader = CIRR(root, "train")
-        return TrainSet([TrainTriplet(t.reference, t.target, (t.caption,)) for t in reader.triplets], _as_written), reader
+        return TrainSet([TrainTriplet(t.reference, t.target, (t.caption,)) for t in reader.triplets], _as_written,
+                        _written_variants), reader
     if dataset == "shoes":
         reader = Shoes(root, "train")
         return TrainSet([TrainTriplet(t.reference, t.target, (t.caption,)) for t in reader.queries],
-                        _shoes_train_text), reader
+                        _shoes_train_text, _shoes_variants), reader
     if dataset == "fashion200k":
         reader = Fashion200k(root, "train")
-        return TrainSet([TrainTriplet(p.reference, p.target, (p.modifier,)) for p in reader.queries], _as_written), reader
+        return TrainSet([TrainTriplet(p.reference, p.target, (p.modifier,)) for p in reader.queries], _as_written,
+                        _written_variants), reader
     raise ValueError(f"load_train_set: unknown dataset {dataset!r}")
 
 

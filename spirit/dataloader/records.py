@@ -19,9 +19,14 @@ class TrainSet:
 
     triplets: list[TrainTriplet]
     compose: Callable[[tuple[str, ...], random.Random], str]
+    variants: Callable[[tuple[str, ...]], tuple[str, ...]]  # every text `compose` can return for these captions
 
     def image_names(self) -> list[str]:
         return sorted({t.reference for t in self.triplets} | {t.target for t in self.triplets})
+
+    def all_texts(self) -> list[str]:
+        """Every training text, in a fixed order (encoding them up front keeps the features batch-independent)."""
+        return list(dict.fromkeys(v for t in self.triplets for v in self.variants(t.captions)))
 
 
 @dataclass

@@ -56,6 +56,10 @@ def train_parser(dataset: str) -> ArgumentParser:
     parser.add_argument("--save-training", action="store_true", help="save checkpoints in --output-dir")
     parser.add_argument("--save-best", action="store_true",
                         help="with --save-training: keep only <dataset>-best.pt instead of one file per epoch")
+    parser.add_argument("--checkpointing-steps", type=int, default=None,
+                        help="save the resume state (resume_latest.pt in the run folder) every N optimizer steps")
+    parser.add_argument("--resume-from-checkpoint", default=None,
+                        help="'latest' or a resume file: continue an interrupted run exactly")
     return parser
 
 

@@ -1,4 +1,5 @@
 """SPIRIT's training loop over cached frozen-CLIP features (DDP-ready, per-process in-batch negatives)."""
+import copy
 import random
 from argparse import Namespace
 from collections.abc import Callable
@@ -7,7 +8,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from common.dist import DistInfo, barrier, distributed_sampler, rank0_print, wrap_ddp
+from common.checkpoint import load_checkpoint, save_atomic
+from common.dist import DistInfo, barrier, distributed_sampler, is_dist, rank0_print, wrap_ddp
 from common.tracking import RunTracker
 from spirit.dataloader.image_features import ImageFeatures
 from spirit.dataloader.records import TrainSet
@@ -29,6 +31,25 @@ def per_process_batch(global_batch: int, world_size: int, num_triplets: int) -> 
     return per_process
 
 
+RESUME_FILE = "resume_latest.pt"
+
+
+def _rng_states(caption_rng: random.Random) -> list:
+    """Every process's (torch CPU RNG, caption RNG) state, in rank order (dropout and caption draws)."""
+    mine = (torch.get_rng_state(), caption_rng.getstate())
+    if not is_dist():
+        return [mine]
+    states = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(states, mine)
+    return states
+
+
+def resume_path(args: Namespace, out_dir: Path) -> Path | None:
+    """`--resume-from-checkpoint`: 'latest' (the run folder's resume file) or a file; None to start afresh."""
+    value = getattr(args, "resume_from_checkpoint", None)
+    return None if value is None else out_dir / RESUME_FILE if value == "latest" else Path(value)
+
+
 def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: ImageFeatures, texts: TextFeatureCache,
           args: Namespace, info: DistInfo, tracker: RunTracker, checkpoint_stem: str,
           validate: Validate | None = None) -> tuple[dict[str, float], int]:
@@ -40,7 +61,9 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
     triplets = train_set.triplets
     batch = per_process_batch(args.batch_size, info.world_size, len(triplets))
     sampler = distributed_sampler(range(len(triplets)), shuffle=True, seed=args.seed)
-    loader = DataLoader(range(len(triplets)), batch_size=batch, sampler=sampler, drop_last=True)
+    # own generator: starting an epoch's iterator must not draw from the global RNG that drives dropout
+    loader = DataLoader(range(len(triplets)), batch_size=batch, sampler=sampler, drop_last=True,
+                        generator=torch.Generator().manual_seed(args.seed))
     ddp_model = wrap_ddp(model, find_unused_parameters=model.combiner.sa_gate == "original")
     optimizer = torch.optim.Adam(model.parameters(), lr=args.combiner_lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.cosine_epochs * len(loader))
@@ -48,12 +71,41 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     caption_rng = random.Random(args.seed * 1000 + info.rank)
     out_dir = Path(tracker.output_dir)
-    best_metrics, best_epoch, step = {}, -1, 0
-    for epoch in range(args.num_epochs):
+    best_metrics, best_epoch, step, best_state = {}, -1, 0, None
+    resume = resume_path(args, out_dir)
+    if resume is not None:
+        state = load_checkpoint(resume)
+        model.load_state_dict(state["model"])
+        for part, saved in ((optimizer, "optimizer"), (scheduler, "scheduler"), (scaler, "scaler")):
+            part.load_state_dict(state[saved])
+        best_metrics, best_epoch, step = state["best_metrics"], state["best_epoch"], int(state["step"])
+        best_state = state["best_model"]
+        if validate is not None and best_state is not None and info.is_main:
+            best_model = copy.deepcopy(model)
+            best_model.load_state_dict(best_state)
+            validate(best_model)  # the validator again holds the best epoch's rankings (for the viewer)
+        torch_state, caption_state = state["rng"][info.rank]
+        torch.set_rng_state(torch_state)
+        caption_rng.setstate(caption_state)
+        rank0_print(f"resumed from {resume} at step {step}")
+
+    def save_resume_state() -> None:
+        rng = _rng_states(caption_rng)  # a collective: every rank takes part
+        if info.is_main:
+            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
+                         "best_metrics": best_metrics, "best_epoch": best_epoch, "best_model": best_state, "rng": rng},
+                        out_dir / RESUME_FILE)
+
+    texts(train_set.all_texts())  # up front, in a fixed order: features do not depend on batching or resumption
+    first_epoch, skip = divmod(step, len(loader))
+    for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         ddp_model.train()
         loss_sum = 0.0
         for it, idx in enumerate(loader):
+            if epoch == first_epoch and it < skip:
+                continue
             chosen = [triplets[i] for i in idx.tolist()]
             ref_g, ref_p = features.select([t.reference for t in chosen])
             tgt_g, tgt_p = features.select([t.target for t in chosen])
@@ -69,9 +121,11 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
             loss_sum += loss.item()
             tracker.log_scalar("train/loss", loss.item(), step)
             step += 1
+            if args.checkpointing_steps and step % args.checkpointing_steps == 0:
+                save_resume_state()
             if it % args.print_frequency == 0 or it == len(loader) - 1:
                 rank0_print(f"Train Epoch: [{epoch}][{it}/{len(loader)}]\tLoss {loss.item():.4f} ({loss_sum / (it + 1):.4f})")
-        epoch_loss = loss_sum / len(loader)
+        epoch_loss = loss_sum / max(1, len(loader) - (skip if epoch == first_epoch else 0))
         is_last = epoch == args.num_epochs - 1
         if validate is None:
             best_metrics, best_epoch = {"train_loss": epoch_loss}, epoch
@@ -88,9 +142,11 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
                         + ("  (best)" if improved else f"  best avg {best_metrics.get('avg', 0):.2f} @ {best_epoch}"))
             if improved:
                 best_metrics, best_epoch = metrics, epoch
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if args.save_training and improved:
                 save_spirit(model, model_config, out_dir / f"{checkpoint_stem}-best.pt", epoch=epoch, metrics=metrics)
             if args.save_training and not args.save_best:
                 save_spirit(model, model_config, out_dir / f"{checkpoint_stem}-e{epoch}.pt", epoch=epoch, metrics=metrics)
         barrier()
+    save_resume_state()
     return best_metrics, best_epoch

@@ -135,3 +135,43 @@ def test_fashionern_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
         assert torch.equal(final["model"][name], value), name
     assert any(not torch.equal(last["model"][k], v) for k, v in expected["model"].items() if v.is_floating_point())
     assert _metrics(interrupted) == _metrics(reference)
+
+
+# ---- supervised: SPIRIT (spirit/run/train_fiq.py --checkpointing-steps / --resume-from-checkpoint latest) -----------
+def _spirit_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
+    # 18 FashionIQ training triplets / batch 6 = 3 steps per epoch; resume states at steps 2, 4, 6; 3 epochs
+    return ["--data-root", str(root), "--clip-model-name", "synthetic-tiny", "--clip-model-path", str(clip_dir),
+            "--cache-dir", str(cache), "--device", "cpu", "--output-dir", str(out), "--num-epochs", "3",
+            "--batch-size", "6", "--validation-frequency", "1", "--combiner-lr", "1e-3", "--checkpointing-steps", "2",
+            "--seed", "5"]
+
+
+@pytest.mark.slow
+def test_spirit_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
+    from spirit.run.pipeline import train_main
+
+    def main(argv):
+        return train_main("fashioniq", argv)
+
+    cache = tmp_path / "cache"
+    reference = tmp_path / "uninterrupted"
+    main(_spirit_argv(micro_root, clip_dir, reference, cache))
+
+    interrupted = tmp_path / "interrupted"
+    killed = run_killed_at_step("spirit/run/train_fiq.py", _spirit_argv(micro_root, clip_dir, interrupted, cache),
+                                kill_at=6)
+    _assert_killed_at(killed, 6)
+    last = load_checkpoint(interrupted / "resume_latest.pt")
+    assert last["step"] == 4  # epoch 1, batch 1 of 3: the resumed run starts mid-epoch; steps 5 and 6 are redone
+    assert last["best_epoch"] == 0 and last["best_model"] is not None
+    assert not (interrupted / "metrics.json").exists()
+
+    main([*_spirit_argv(micro_root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
+    final = load_checkpoint(interrupted / "resume_latest.pt")
+    expected = load_checkpoint(reference / "resume_latest.pt")
+    assert final["step"] == expected["step"] == 9
+    for name, value in expected["model"].items():
+        assert torch.equal(final["model"][name], value), name
+    assert any(not torch.equal(last["model"][k], v) for k, v in expected["model"].items() if v.is_floating_point())
+    assert _metrics(interrupted) == _metrics(reference)
+    assert (interrupted / "predictions.json").is_file()
