@@ -35,17 +35,26 @@ def batched_nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float, batch:
 
 
 @torch.no_grad()
+def image_sentences(backbone, model, global_feat, patches, chunk: int = 256
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(f = E_T("a photo of * with * ... *") [N, D], r [N], subject-token norms [N]), in chunks."""
+    out = []
+    for start in range(0, len(global_feat), chunk):
+        words = model(global_feat[start:start + chunk], patches[start:start + chunk])
+        out.append((encode_image_sentence(backbone, words), words.num_attributes, words.subject.norm(dim=-1)))
+    return tuple(torch.cat(parts) for parts in zip(*out))
+
+
 def inversion(backbone, model, global_feat, patches, temperature: float, batch: int) -> dict[str, float]:
-    words = model(global_feat, patches)
-    sentence = encode_image_sentence(backbone, words)
-    counts = torch.bincount(words.num_attributes, minlength=model.config.topk + 1)[1:]
+    sentence, num_attributes, subject_norm = image_sentences(backbone, model, global_feat, patches)
+    counts = torch.bincount(num_attributes, minlength=model.config.topk + 1)[1:]
     return {"cos_sentence_image": float(F.cosine_similarity(sentence, global_feat).mean()),
             "own_image_R@1": own_image_recall(sentence, global_feat),
             "nt_xent": batched_nt_xent(global_feat, sentence, temperature, batch),
             "nt_xent_floor": batched_nt_xent(global_feat, global_feat, temperature, batch),
-            "r_mean": float(words.num_attributes.float().mean()),
+            "r_mean": float(num_attributes.float().mean()),
             **{f"r={r + 1}_count": float(c) for r, c in enumerate(counts.tolist()) if c},
-            "subject_token_norm": float(words.subject.norm(dim=-1).mean())}
+            "subject_token_norm": float(subject_norm.mean())}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -54,6 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--model_path", required=True)
     parser.add_argument("--temperature", type=float, default=0.20)
     parser.add_argument("--batch_size", type=int, default=64, help="NT-Xent batch")
+    parser.add_argument("--num_pairs", type=int, default=1000, help="training pairs probed (the first N)")
     parser.add_argument("--output-dir", default="outputs/fti4cir/diagnose")
     args = parser.parse_args(argv)
     seed_everything(args.seed)
@@ -64,14 +74,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                          tensorboard=False)
     cache = feature_cache(args)
     imagenet = ImageNetCaptions(Path(args.data_root) / "imagenet", "test")
-    names = imagenet.gallery()
+    pairs = imagenet.queries[:args.num_pairs]
+    names = sorted({q.image_id for q in pairs})
     g, p = image_features(backbone, names, imagenet.image_path, transform, transform_id, cache)
-    rows = torch.tensor([names.index(q.image_id) for q in imagenet.queries])
+    index = {name: i for i, name in enumerate(names)}
+    rows = torch.tensor([index[q.image_id] for q in pairs])
     g, p = g[rows], p[rows]
     metrics = {f"train_{k}": v for k, v in inversion(backbone, model, g, p, args.temperature, args.batch_size).items()}
     with torch.no_grad():
-        captions = backbone.encode_text(backbone.tokenize([caption_prompt(q.subject, q.attribute)
-                                                           for q in imagenet.queries]))
+        captions = backbone.encode_text(backbone.tokenize([caption_prompt(q.subject, q.attribute) for q in pairs]))
     metrics["train_caption_prompt_own_image_R@1"] = own_image_recall(captions, g)
 
     cirr = CIRR(Path(args.data_root) / "cirr_dataset", "val")
@@ -81,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics.update({f"heldout_{k}": v for k, v in inversion(backbone, model, g, p, args.temperature,
                                                             args.batch_size).items()})
     with torch.no_grad():
-        sentence = F.normalize(encode_image_sentence(backbone, model(g, p)), dim=-1)
+        sentence = image_sentences(backbone, model, g, p)[0]
         groups = {tuple(position[m] for m in q.members) for q in cirr.queries}
         hits = [own_image_recall(sentence[list(group)], g[list(group)]) for group in groups]
         metrics["heldout_own_image_in_group_R@1"] = sum(hits) / len(hits)
