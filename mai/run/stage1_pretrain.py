@@ -61,6 +61,7 @@ DEFAULT = Stage1Config()
 
 
 def stage1_dir(encoder: FrozenImageEncoder, cfg: Stage1Config = DEFAULT) -> Path:
+    """The cache folder of `cfg` on top of `encoder` (`$CIR_CACHE/mai_stage1/<hash>`)."""
     blob = json.dumps({"train": asdict(cfg), "encoder": encoder.identity, "weights": weights_fingerprint(encoder),
                        "render": renderer_digest()}, sort_keys=True)
     return cache_root() / "mai_stage1" / hashlib.sha256(blob.encode()).hexdigest()[:12]
