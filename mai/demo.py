@@ -7,7 +7,8 @@ DEMO_DATASETS = ("fc", "200k")
 
 
 def commands(data_root: str, out_root: str) -> list[list[str]]:
-    """The user's own entry points (train.sh's defaults: 1 process, 50 epochs), combination then rollback."""
+    """The user's own entry points with train.sh's defaults (1 process, 30 epochs, Q-Former from the synthetic
+    stage 1), combination then rollback."""
     env = ["env", f"DATA_ROOT={data_root}", f"OUT={out_root}", f"DATASETS={' '.join(DEMO_DATASETS)}",
            f"PYTHON={sys.executable}"]
     return [[*env, "sh", "mai/train.sh"], [*env, "sh", "mai/validate.sh"]]
