@@ -77,3 +77,18 @@ def test_ema_warmup_decay_and_update():
     ema.step(m)  # shadow -= (1 - 0.1) * (0 - 1)
     assert ema.shadow[0].item() == pytest.approx(0.9)
     assert ema.current_decay() == pytest.approx(2 / 11)
+
+
+def test_diagnose_scores_the_top1_garment_and_its_attributes():
+    from common.synthetic.attributes import Garment
+    from lincir.diagnose import garment_agreement
+
+    red = Garment("shirt", (("color", "red"), ("pattern", "solid"), ("sleeve", "long")))
+    blue = red.with_changes(color="blue")
+    skirt = Garment("skirt", (("color", "red"), ("pattern", "dotted"), ("length", "short")))
+    gallery = torch.eye(3)
+    assert garment_agreement(gallery, gallery, [red, blue, skirt]) == {
+        "garment R@1": 100.0, "category": 100.0, "color": 100.0, "pattern": 100.0}
+    swapped = garment_agreement(gallery[[1, 0, 0]], gallery, [red, blue, skirt])  # red->blue, blue->red, skirt->red
+    assert swapped["garment R@1"] == 0.0 and swapped["category"] == pytest.approx(200 / 3)
+    assert swapped["color"] == pytest.approx(100 / 3) and swapped["pattern"] == pytest.approx(200 / 3)
