@@ -11,16 +11,17 @@ from common.data import ImageCaptionPair
 class PairFeatures(torch.utils.data.Dataset):
     """Item i = (global feature, patch tokens, subject, attribute) of caption pair i.
 
-    `global_feat` [V, N, D] and `patches` [V, N, T, W] hold V views of the N images (V = 1: no augmentation);
-    each item draws one view uniformly from torch's global generator (seeded per rank by the trainer).
+    `global_feat` [V, N, D] holds V views of the N images (V = 1: no augmentation) and `patches` their tokens,
+    one [N, T, W] tensor or memory-mapped `PatchTokens` per view (a [V, N, T, W] tensor works too); each item
+    draws one view uniformly from torch's global generator (seeded per rank by the trainer).
     """
 
     def __init__(self, pairs: Sequence[ImageCaptionPair], names: Sequence[str], global_feat: torch.Tensor,
-                 patches: torch.Tensor):
-        if global_feat.ndim != 3 or patches.ndim != 4 or global_feat.shape[0] != patches.shape[0]:
-            raise ValueError(f"PairFeatures expects [views, images, D] and [views, images, T, W] features, got "
-                             f"{tuple(global_feat.shape)} and {tuple(patches.shape)}")
-        if len(names) != global_feat.shape[1] or len(names) != patches.shape[1]:
+                 patches: Sequence):
+        if global_feat.ndim != 3 or len(patches) != global_feat.shape[0]:
+            raise ValueError(f"PairFeatures expects [views, images, D] features and one patch-token set per view, got "
+                             f"{tuple(global_feat.shape)} and {len(patches)} sets")
+        if len(names) != global_feat.shape[1] or any(len(view) != len(names) for view in patches):
             raise ValueError(f"{len(names)} image names for {global_feat.shape[1]} features")
         position = {name: i for i, name in enumerate(names)}
         missing = [p.image_id for p in pairs if p.image_id not in position]
@@ -36,7 +37,7 @@ class PairFeatures(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         row, pair = self.rows[index], self.pairs[index]
         view = int(torch.randint(self.global_feat.shape[0], ())) if self.global_feat.shape[0] > 1 else 0
-        return self.global_feat[view, row], self.patches[view, row], pair.subject, pair.attribute
+        return self.global_feat[view, row], self.patches[view][row].float(), pair.subject, pair.attribute
 
     @staticmethod
     def collate(items):

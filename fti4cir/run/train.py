@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                            progress=tracker.progress, view=view)
     barrier()
     features = [image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
-                               view=view) for view in views]
-    dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), torch.stack([p for _, p in features]))
+                               view=view, mmap_patches=True) for view in views]
+    dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), [p for _, p in features])
     sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size // world, sampler=sampler, drop_last=True,
                                          num_workers=args.num_workers, collate_fn=PairFeatures.collate)
