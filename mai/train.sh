@@ -18,9 +18,7 @@ BATCH_SIZE=${BATCH_SIZE:-8}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 EXTRA_ARGS=${EXTRA_ARGS:-}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-# torchrun for several processes; one process runs the script directly (same run, no launcher process)
 LAUNCH="$PYTHON -m torch.distributed.run --standalone --nproc_per_node=$NPROC"
-if [ "$NPROC" = 1 ]; then LAUNCH="$PYTHON"; fi
 if [ "$BACKBONE" = synthetic-tiny ]; then
   "$PYTHON" -c "from common.synthetic import ensure_synthetic; ensure_synthetic('$DATA_ROOT')"
   "$PYTHON" -c "from common.synthetic.tiny_clip import ensure_tiny_clip; ensure_tiny_clip()"

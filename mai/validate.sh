@@ -9,9 +9,7 @@ OUT=${OUT:-outputs/mai}
 DATASETS=${DATASETS:-"fc 200k"}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-# torchrun for several processes; one process runs the script directly (same run, no launcher process)
 LAUNCH="$PYTHON -m torch.distributed.run --standalone --nproc_per_node=$NPROC"
-if [ "$NPROC" = 1 ]; then LAUNCH="$PYTHON"; fi
 for DATASET in $DATASETS; do
   # shellcheck disable=SC2086
   $LAUNCH mai/run/test.py \

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         optimizer, max_lr=args.learning_rate, pct_start=min(1.5 / args.num_epochs, 0.3), div_factor=100,
         steps_per_epoch=len(loader), epochs=args.num_epochs)
     tracker = RunTracker(out, method="mai", dataset=f"FashionMT/{args.dataset}", split="test", protocol=PROTOCOL,
-                         config=vars(args), variant=f"{args.dataset}-last-epoch")
+                         config=vars(args), variant=args.dataset)
     rank0_print(f"MAI {args.dataset} ({regime}): {len(dataset)} sessions, {len(loader)} steps/epoch, "
                 f"{sum(p.numel() for p in params):,} trainable parameters, world {info.world_size}")
     metrics: dict[str, float] = {}
