@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,8 +21,12 @@ METHODS = ["fashionern", "spirit", "mai", "fti4cir", "lincir"]
 EXPECTED_SECONDS = {"mai": 280, "fti4cir": 200, "lincir": 150, "fashionern": 105, "spirit": 90, "baselines": 15}
 
 
+_PRINT = threading.Lock()  # methods run side by side: one whole line at a time
+
+
 def _stage(msg: str, t0: float) -> None:
-    print(f"[demo {time.time() - t0:6.0f}s] {msg}", flush=True)
+    with _PRINT:
+        print(f"[demo {time.time() - t0:6.0f}s] {msg}", flush=True)
 
 
 def _run(argv: list[str], log_path: Path, out_root: Path) -> tuple[bool, float]:
