@@ -4,6 +4,8 @@ Uses each method's own model, loss and feature code on synthetic CIRR val images
 "Recompute" = what the step costs without the cache: decoding, preprocessing and the frozen CLIP forward
 (global + 13 patch crops, and the captions) for the batch's references and targets, then the same update.
 FashionERN runs its `--no-tme` model (frozen CLIP text features; with TME the text side is trained).
+FTI4CIR trains on the synthetic ImageNet-style images with their subject/attribute captions: cached = global
+feature + patch tokens read from memory; recomputed = the frozen CLIP image forward for the batch each step.
 LinCIR's frozen encoder is the text tower: only the target embedding of each caption can be cached; the
 re-encoding with Phi's pseudo-token runs forward and backward through the tower in every step either way.
 """
@@ -24,6 +26,10 @@ from fashionern.dataloader.features import TextFeatures as ErnTextFeatures
 from fashionern.losses import BatchBasedClassificationLoss
 from fashionern.models.model import ERN
 from fashionern.models.tme import TextTower
+from common.data.imagenet import ImageNetCaptions
+from fti4cir.dataloader.features import image_features
+from fti4cir.losses.fti_losses import fti4cir_loss
+from fti4cir.models.fti_network import FTI4CIR, FTIConfig
 from lincir.dataloader.captions import CaptionDataset
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
 from lincir.models.phi import build_phi
@@ -130,7 +136,37 @@ def _lincir_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
     return cached, recomputed
 
 
-METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps, "LinCIR": _lincir_steps}
+def _fti4cir_steps(backbone: torch.nn.Module, reader: CIRR, batch: int
+                   ) -> tuple[Callable[[], None], Callable[[], None]]:
+    imagenet = ImageNetCaptions(Path(reader.root).parent / "imagenet", "test")
+    pairs = random.Random(0).sample(imagenet.queries, min(batch, len(imagenet.queries)))
+    names = [p.image_id for p in pairs]
+    subjects, attributes = [p.subject for p in pairs], [p.attribute for p in pairs]
+
+    def features() -> tuple[torch.Tensor, torch.Tensor]:
+        return image_features(backbone, names, imagenet.image_path, backbone.preprocess, "bench", None, batch)
+    cached_g, cached_p = features()
+    model = FTI4CIR(FTIConfig(patch_dim=backbone.vision_width, embed_dim=backbone.embed_dim,
+                              token_dim=backbone.text_width))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def update(g: torch.Tensor, p: torch.Tensor) -> None:
+        model.train()
+        loss = fti4cir_loss(backbone, model(g, p), g, subjects, attributes)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def cached() -> None:
+        update(cached_g, cached_p)
+
+    def recomputed() -> None:
+        update(*features())
+    return cached, recomputed
+
+
+METHODS = {"SPIRIT": _spirit_steps, "FashionERN": _fashionern_steps, "FTI4CIR": _fti4cir_steps,
+           "LinCIR": _lincir_steps}
 
 
 def figures(data_root: Path, repeats: int = 3, backbone_name: str = "synthetic-tiny",
