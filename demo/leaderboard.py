@@ -59,8 +59,10 @@ def _columns(family: str, runs: list[dict]) -> list[str]:
 def build_tables(runs: list[dict]) -> dict[str, dict]:
     """Group runs by protocol: {protocol: {"columns": [...], "rows": [{"method", "values", "command"}]}}."""
     newest: dict[tuple, dict] = {}
+    # labelled evaluations only: a run must report one of its protocol's headline metrics (test-server runs that
+    # only count their queries, and training logs, are not rows)
     scored = [r for r in runs if _family(r["protocol"]) in PROTOCOL_TITLES
-              and any(isinstance(v, (int, float)) for v in r["metrics"].values())]  # not server files, not training logs
+              and any(isinstance(r["metrics"].get(c), (int, float)) for c in PROTOCOL_COLUMNS[_family(r["protocol"])])]
     for r in sorted(scored, key=lambda r: Path(r["path"]).stat().st_mtime):
         newest[(r["method"], r.get("variant"), r["protocol"])] = r  # a later evaluation supersedes a training run's
     by_protocol: dict[str, list[dict]] = defaultdict(list)

@@ -20,6 +20,7 @@ def test_tables_rows_commands_and_newest_run(tmp_path):
     _run(runs, "baselines/fs", "feature_sum", "cirr.rc2", {"R@1": 11.0, "avg": 50.0}, 1500)
     _run(runs, "mai/fc", "mai", "fashionmt.final_turn", {"R@1": 1.0, "mean": 20.0}, 1500, variant="fc")
     _run(runs, "lincir/submission", "lincir", "cirr.rc2", {}, 3000)  # a test-server run: no labels, no row
+    _run(runs, "lincir/server", "lincir", "cirr.rc2", {"cirr_queries": 125.0}, 3100)  # counts only: no row either
     _run(runs, "fti4cir/train", "fti4cir", "fti4cir.train", {"loss": 1.0}, 3000)  # not a benchmark protocol
     (runs / "lincir" / "commands.json").write_text(json.dumps({str(evaluated.resolve()): "python lincir/validate.py"}))
     md, js, tables = write_leaderboard(runs, tmp_path)
