@@ -18,28 +18,33 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LAST_DEMO = Path(__file__).resolve().parent / "last_demo.json"
 NOTES = """## What limits each figure and what was tried
 
-- **Evaluation ÷ encoder forward** (synthetic-tiny, CIRR val): with a 9.5 MFLOP/image encoder both sides are
-  dominated by per-operator overhead and the shared machine's noise; the two are timed alternately (median).
-- **Cached evaluation ÷ first**: the second run still reads the annotations, checks every image exists,
-  hashes the weights (`weights_fingerprint`) and re-encodes the captions (text features are not cached on
-  disk). With the tiny encoder these fixed costs are a large share of the first run. Fix (not made here, the
-  files belong to others): cache text features next to image features in `common.retrieval`, and let
-  `FeatureExtractor` reuse a `weights_id` across evaluations.
-- **Ranking**: `topk_cosine` does the same matmul as the reference but never materialises or sorts [Q, G];
-  the argsort of 800 × 123,403 scores dominates the reference. Peak memory is the chunk buffers only.
-- **Frozen-encoder training**: SPIRIT only (its own model, loss, feature and text-cache code). FashionERN,
-  FTI4CIR and LinCIR are not wired in yet. The recomputing step with the tiny encoder is cheap (64 px,
-  width-8 ResNet), so the cached step's own model cost is a large share; a real RN50x4 makes the ratio smaller.
-- **Encoder efficiency**: the tiny encoder is far too small to reach matmul speed (per-operator dispatch
-  dominates). Tried: `no_grad`, `inference_mode`, channels-last, bf16 autocast (kept only if min cosine
-  ≥ 0.999 vs fp32); every variant's images/s is in the row. On this loaded machine the variants swing by up to 2x
-  between runs (a trial run had bf16 and channels-last ahead, the recorded run plain `no_grad`), so no variant
-  is consistently better and none was applied to `common.retrieval`.
-- **Noise**: the ratios on a machine at load ~7 per core move a lot between runs (ranking 0.28 in a trial
-  run, 0.63 in the recorded one; evaluation < encoder forward means the two timings' noise exceeds the
-  overhead). Re-run `make bench` on an idle machine before drawing conclusions.
-- **make demo**: opt-in (`python -m bench.run --with-demo`); the row shows the last recorded measurement,
-  absent if none was made.
+Every benchmark runs twice where the encoder matters: with the embedded default's tiny CLIP (64 px, width-8
+ResNet, 9.5 MFLOP per image) and with a full-size ViT-B-32 built with random weights (`open_clip`'s
+architecture, 5.9 GFLOP per image: the real model's cost, nothing downloaded). The goals are about the real case.
+
+- **Evaluation ÷ encoder forward**: met with ViT-B-32 (0.98: reading, decoding, TargetPad preprocessing,
+  ranking and metrics vanish next to the encoder). Not met with the tiny encoder: decoding and preprocessing an
+  image costs ~0.5 ms, more than encoding it (~0.25 ms); nothing cheaper than PIL decoding was tried.
+- **Cached evaluation ÷ first**: met (0.06 tiny, 0.0009 ViT-B-32; it was 0.19 before this fix). Text features
+  are now cached on disk beside the image features (`common.retrieval.encode_texts`) and weight hashes are
+  memoised per live module (recomputed after any in-place change), so a cached run reads annotations, checks
+  that the images exist, loads two files, ranks and scores.
+- **Ranking**: met. `topk_cosine` does the same matmul as the reference but never materialises or sorts
+  [Q, G]; the argsort of 800 × 123,403 scores dominates the reference. Peak memory is the chunk buffers only.
+- **Frozen-encoder training**: SPIRIT met at both sizes, FashionERN (`--no-tme`) met with ViT-B-32 (0.07);
+  with the tiny encoder FashionERN's own model step (0.59 s) outweighs recomputing 64 px features. FTI4CIR and
+  LinCIR cannot meet it by caching: their losses run the frozen *text* encoder forward and backward every step
+  (FTI4CIR: the image-as-sentence and the caption regularisation; LinCIR: re-encoding with Phi's pseudo-token),
+  and that cost stays in the cached step; what can be cached (FTI4CIR's global and patch-token features,
+  LinCIR's target text embeddings) is cached, and saves 12–22 % of a step.
+- **Encoder efficiency**: met with ViT-B-32 (0.59 of the machine's fp32 matmul rate). The tiny encoder (0.29)
+  is dominated by per-operator dispatch. Tried: `no_grad`, `inference_mode`, channels-last, bf16 autocast (kept
+  only if min cosine >= 0.999 vs fp32); bf16 is ~8x slower on this CPU (no native bf16 matmul); channels-last
+  speeds up the tiny ResNet tower by ~30 % but not ViT-B-32, and evaluation with the tiny encoder is bound by
+  image decoding (above), so `common.retrieval` keeps plain `no_grad`.
+- **make demo**: met. This row is `python -m demo.run` with the tiny CLIP and data already cached. From a
+  fresh clone with an empty cache (`git clone` + `make demo`, which also creates `.venv` and installs the
+  pinned stack) it took 11 min 34 s on the same idle machine (2026-11-25; see README).
 """
 LOADED = 2.0  # 1-minute load per core above which the machine counts as shared/loaded
 
