@@ -28,6 +28,18 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.fixture
+def single_thread():
+    """Torch on one thread for the test, the caller's count restored after: tiny models run fastest that way on
+    the shared cores, and float sums (so exact-equality checks) depend on the thread count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root() -> Path:
     from common.synthetic import ensure_synthetic

@@ -104,14 +104,8 @@ def tiny_fashionmt(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded on the shared 2-core machine; restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(single_thread):
+    """Every MAI test runs single-threaded (tests/conftest.py)."""
 
 
 def shrink_single_turn(synthetic_root, root, per_split: int = 6):

@@ -18,13 +18,8 @@ from common.checkpoint import load_checkpoint
 from tests.reliability.reliability_helpers import run_killed_at_step
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The killed subprocess runs single-threaded; the in-process runs must too (thread count changes float sums)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the killed subprocess runs single-threaded; the in-process runs must too (thread count changes float sums)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _metrics(out: Path) -> dict:

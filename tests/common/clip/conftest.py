@@ -9,12 +9,8 @@ CASES = [("open_clip", "vit"), ("openai", "vit"), ("hf", "vit"), ("open_clip", "
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run ~30x faster on one thread when the shared CPUs are oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(single_thread):
+    """Every common.clip test runs single-threaded (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
