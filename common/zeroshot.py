@@ -108,9 +108,12 @@ def cirr_rankings(enc: QueryEncoder, reader: CIRR, missing: set[str] = frozenset
     return ranked, subset
 
 
-def evaluate_cirr(enc: QueryEncoder, root: str | Path, allow_partial: bool = False) -> Evaluation:
-    """CIRR val (rc2): R@1/5/10/50, Rsubset@1/2/3 and avg."""
-    reader = CIRR(root, "val")
+def evaluate_cirr(enc: QueryEncoder, root: str | Path, allow_partial: bool = False, split: str = "val") -> Evaluation:
+    """CIRR rc2 on a labelled split (`val`, the reported one; `train` is unseen by zero-shot methods and can serve
+    them as a development set): R@1/5/10/50, Rsubset@1/2/3 and avg."""
+    if split not in ("val", "train"):
+        raise ValueError(f"evaluate_cirr: split must be a labelled split, 'val' or 'train', got {split!r}")
+    reader = CIRR(root, split)
     report, missing = present_images(reader, allow_partial)
     kept = cirr_kept(reader, missing)
     ranked, subset = cirr_rankings(enc, reader, missing)

@@ -12,11 +12,9 @@ import torch
 from common.data import CIRR, FashionIQ
 from common.data.circo import CIRCO
 from common.dist import barrier, cleanup, init_distributed, is_main, seed_everything
-from common.metrics import cirr_report
 from common.tracking import RunTracker
 from common.viewer import save_predictions
-from common.zeroshot import (FIQ_CATEGORIES, Evaluation, QueryEncoder, cirr_kept, cirr_rankings, evaluate_circo,
-                             evaluate_cirr, evaluate_fashioniq, prediction_rows, present_images, query_coverage)
+from common.zeroshot import FIQ_CATEGORIES, evaluate_circo, evaluate_cirr, evaluate_fashioniq
 from fti4cir.evaluation import Retriever
 from fti4cir.models.convert import load_fti4cir
 from fti4cir.run.cli import add_backbone_args, feature_cache, frozen_backbone
@@ -50,20 +48,6 @@ def build_retriever(args: argparse.Namespace, device, progress=None) -> Retrieve
     return Retriever(backbone, model, transform, transform_id, feature_cache(args), args.batch_size, progress)
 
 
-def evaluate_cirr_dev(retriever: QueryEncoder, reader: CIRR, allow_partial: bool = False) -> Evaluation:
-    """CIRR metrics on another labelled split (`train`): the development set for choosing a schedule.
-
-    FTI4CIR never trains on CIR data, so CIRR train is unseen and disjoint from the reported val split.
-    """
-    report, missing = present_images(reader, allow_partial)
-    kept = cirr_kept(reader, missing)
-    ranked, subset = cirr_rankings(retriever, reader, missing)
-    targets = [t.target for t in kept]
-    metrics = cirr_report(ranked, subset, targets, [list(t.members) for t in kept])
-    rows = prediction_rows([t.reference for t in kept], [t.caption for t in kept], [[t] for t in targets], ranked)
-    return metrics, rows, query_coverage(report, len(kept), len(reader.queries))
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_eval_args(parser)
@@ -89,12 +73,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             reader = FashionIQ(root, "val", FIQ_CATEGORIES)
             metrics, predictions, coverage = evaluate_fashioniq(retriever, root, FIQ_CATEGORIES, protocol,
                                                                 allow_partial=args.allow_partial)
-        elif args.dataset == "cirr" and args.split == "train":
-            reader = CIRR(root, "train")
-            metrics, predictions, coverage = evaluate_cirr_dev(retriever, reader, args.allow_partial)
-        elif args.dataset == "cirr":
-            reader = CIRR(root, "val")
-            metrics, predictions, coverage = evaluate_cirr(retriever, root, allow_partial=args.allow_partial)
+        elif args.dataset == "cirr":  # --split train: the development split (FTI4CIR never trains on CIR data)
+            reader = CIRR(root, args.split)
+            metrics, predictions, coverage = evaluate_cirr(retriever, root, allow_partial=args.allow_partial,
+                                                           split=args.split)
         else:
             reader = CIRCO(root, "val")
             metrics, predictions, coverage = evaluate_circo(retriever, root, allow_partial=args.allow_partial)

@@ -97,3 +97,12 @@ def test_bad_arguments_are_refused(fiq_root):
         zeroshot.evaluate(FiqEncoder(), "shoes", fiq_root)
     with pytest.raises(ValueError, match="genecis needs a task"):
         zeroshot.evaluate(FiqEncoder(), "genecis", fiq_root)
+    with pytest.raises(ValueError, match="labelled split, 'val' or 'train', got 'test1'"):
+        zeroshot.evaluate_cirr(FiqEncoder(), fiq_root, split="test1")
+
+
+def test_cirr_train_split_is_evaluated_like_val(tmp_path):
+    root = write_micro_cirr(tmp_path / "cirr_dataset")
+    metrics, rows, coverage = zeroshot.evaluate_cirr(CirrEncoder(), root, split="train")
+    assert rows[0]["reference"].startswith("train-") and all(r["reference"] not in r["ranked"] for r in rows)
+    assert (coverage["split"], coverage["queries"]) == ("train", 6) and 0 <= metrics["avg"] <= 100
