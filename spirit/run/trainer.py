@@ -32,6 +32,7 @@ def per_process_batch(global_batch: int, world_size: int, num_triplets: int) -> 
 
 
 RESUME_FILE = "resume_latest.pt"
+RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "best_metrics", "best_epoch", "best_model", "rng")
 
 
 def _rng_states(caption_rng: random.Random) -> list:
@@ -75,6 +76,10 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
     resume = resume_path(args, out_dir)
     if resume is not None:
         state = load_checkpoint(resume)
+        absent = [k for k in RESUME_KEYS if not isinstance(state, dict) or k not in state]
+        if absent:
+            raise ValueError(f"{resume}: {absent[0]}: missing; not a SPIRIT resume file (written by "
+                             f"--checkpointing-steps as {RESUME_FILE})")
         model.load_state_dict(state["model"])
         for part, saved in ((optimizer, "optimizer"), (scheduler, "scheduler"), (scaler, "scaler")):
             part.load_state_dict(state[saved])

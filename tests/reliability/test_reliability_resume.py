@@ -170,3 +170,15 @@ def test_spirit_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
     assert any(not torch.equal(last["model"][k], v) for k, v in expected["model"].items() if v.is_floating_point())
     assert _metrics(interrupted) == _metrics(reference)
     assert (interrupted / "predictions.json").is_file()
+
+
+def test_spirit_refuses_a_file_that_is_not_its_resume_state(micro_root, clip_dir, tmp_path):
+    from common.checkpoint import save_atomic
+    from spirit.run.pipeline import train_main
+
+    foreign = tmp_path / "fashioniq-best.pt"
+    save_atomic({"model": {}, "config": {}}, foreign)  # a model checkpoint, not a resume state
+    with pytest.raises(ValueError, match=r"fashioniq-best\.pt: optimizer: missing; not a SPIRIT resume file"):
+        train_main("fashioniq", [*_spirit_argv(micro_root, clip_dir, tmp_path / "run", tmp_path / "cache"),
+                                 "--resume-from-checkpoint", str(foreign)])
+    assert not (tmp_path / "run" / "metrics.json").exists()
