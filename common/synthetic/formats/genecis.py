@@ -11,7 +11,7 @@ from common.synthetic.formats.names import UniqueIds
 from common.synthetic.io import save_image, write_json
 from common.synthetic.render import render_scene
 
-TEMPLATES, DISTRACTORS = 40, 9  # templates per task at scale 1, gallery images per template
+TEMPLATES, DISTRACTORS = 200, 9  # templates per task at scale 1 (one template = 0.5 R@1 points), gallery images per template
 ALL = tuple(CATEGORIES)
 
 

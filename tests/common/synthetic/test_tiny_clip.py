@@ -1,4 +1,4 @@
-"""The tiny CLIP: its training shortcuts are exact, its folder contract, and held-out retrieval >= 60% both ways."""
+"""The tiny CLIP: its training shortcuts are exact, composed captions, its folder contract, held-out retrieval."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,10 @@ import open_clip
 import pytest
 import torch
 
+from common.synthetic.attributes import CATEGORIES, random_garment
+from common.synthetic.captions import mention_words
 from common.synthetic.tiny_clip import (CONFIG_FILE, MODEL_CONFIG, WEIGHTS_FILE, CompactVocabulary, _render_set,
-                                        build_model, encode_text_short, evaluate, tiny_clip_dir)
+                                        build_model, composed_caption, encode_text_short, evaluate, tiny_clip_dir)
 
 CAPTIONS = ["a long plain red dress with short sleeves and a v-neck", "a boot", "a photo of a striped blue shirt"]
 
@@ -39,6 +41,21 @@ def test_compact_vocabulary_trains_only_used_rows_and_writes_them_back():
     assert model.token_embedding.weight.requires_grad
 
 
+def test_composed_caption_is_another_garment_plus_the_changes_that_make_it_this_one():
+    rng = np.random.default_rng(5)
+    joiners = set()
+    for _ in range(200):
+        g = random_garment(rng, tuple(CATEGORIES))
+        text = composed_caption(g, rng)
+        head, joiner, change = next((text.partition(j)) for j in (" but ", " that ", ", ") if j in text)
+        joiners.add(joiner.strip())
+        assert head.split()[0] in ("a", "an") and change, text
+        # the change names a value of g that the described other garment did not have
+        assert any(word in change for name, value in g.attrs for word in mention_words(name, value)) \
+            or any(word in change for word in mention_words("category", g.category)), text
+    assert joiners == {"but", "that", ","}
+
+
 def test_missing_model_names_the_command_that_builds_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CIR_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"python -m common.synthetic.tiny_clip --seed 3"):
@@ -57,15 +74,17 @@ def test_folder_holds_an_open_clip_config_and_state_dict(tiny_clip_dir):
 
 
 @pytest.mark.slow
-def test_heldout_retrieval_reaches_60_percent_both_ways(tiny_clip_dir):
+def test_heldout_retrieval_reaches_60_percent_both_ways_and_50_percent_composed(tiny_clip_dir):
     recorded = json.loads((tiny_clip_dir / "metrics.json").read_text())["metrics"]
     assert recorded["image_to_text_R@1"] >= 60 and recorded["text_to_image_R@1"] >= 60
     model = open_clip.model.CLIP(**json.loads((tiny_clip_dir / CONFIG_FILE).read_text()))
     model.load_state_dict(torch.load(tiny_clip_dir / WEIGHTS_FILE, weights_only=True))
-    garments, images, _ = _render_set(400, np.random.default_rng(20261125), 1)  # renders never seen in training
-    fresh = evaluate(model, garments, images)
+    garments, images, captions = _render_set(400, np.random.default_rng(20261125), 0, 1)  # never seen in training
+    fresh = evaluate(model, garments, images, [c[0] for c in captions])
     assert fresh["image_to_text_R@1"] >= 60, fresh
     assert fresh["text_to_image_R@1"] >= 60, fresh
+    # "another garment + change" finds the changed garment (chance: about 1 in 230 distinct garments here)
+    assert fresh["composed_text_to_image_R@1"] >= 50, fresh
 
 
 def test_training_runs_single_threaded_and_restores_the_thread_count(monkeypatch):
