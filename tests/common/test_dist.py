@@ -1,5 +1,6 @@
 """Single-process no-ops, sampler and seeding; a 2-process gloo run where gathered negatives match one big batch."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -44,7 +45,7 @@ def test_sampler_reshuffles_per_epoch_and_seeding_repeats():
 
 
 WORKER = textwrap.dedent("""
-    import torch, torch.nn.functional as F
+    import sys, torch, torch.nn.functional as F
     from common.dist import init_distributed, all_gather_with_grad, all_gather_nograd, wrap_ddp, cleanup, barrier
 
     def loss_local(model, images, texts, rank, world):
@@ -80,7 +81,9 @@ WORKER = textwrap.dedent("""
     uneven = all_gather_nograd(torch.full((info.rank + 1, 2), float(info.rank)))
     assert uneven.tolist() == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]], uneven
     barrier()
-    print(f"rank {info.rank}/{info.world_size} loss {mean_loss.item():.6f} full {full.item():.6f}", flush=True)
+    # one write per line: print() writes text and newline separately, and two ranks share the pipe
+    sys.stdout.write(f"rank {info.rank}/{info.world_size} loss {mean_loss.item():.6f} full {full.item():.6f}\\n")
+    sys.stdout.flush()
     cleanup()
 """)
 
@@ -93,5 +96,5 @@ def test_torchrun_two_processes_gathered_negatives_equal_full_batch(tmp_path):
     out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           str(script)], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
-    lines = sorted(line for line in out.stdout.splitlines() if line.startswith("rank "))
-    assert len(lines) == 2 and lines[0].startswith("rank 0/2") and lines[1].startswith("rank 1/2")
+    ranks = sorted(re.findall(r"rank (\d)/2 loss", out.stdout))  # robust to the two ranks' lines interleaving
+    assert ranks == ["0", "1"], out.stdout
