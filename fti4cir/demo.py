@@ -5,9 +5,8 @@ import sys
 from pathlib import Path
 
 # Short schedule for the tiny CLIP on all 300 synthetic ImageNet-style images (80 steps of 64; the paper: lr 4e-5,
-# 80 epochs, LR x0.1 at epoch 10, batch 256, 100k images), no augmentation (as the paper). On the development split
-# (CIRR train, `evaluate.py --split train`) the schedule makes no difference (epochs 1-19 all within 27.8-31.0 avg) and
-# `--augment_views 4` gained 1.3 points, less than the seed spread: see README "Results on the embedded default".
+# 80 epochs, LR x0.1 at epoch 10, batch 256, 100k images), no augmentation (as the paper). How it was chosen and what
+# else was tried on the development split (CIRR train): fti4cir/README.md, "What was tried".
 TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--num_epochs", "20", "--lr", "3e-4",
                "--lr_decay", "15", "--seed", "0"]
 

@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 # one process, batch 64 (the same global batch as 2 x 32 under torchrun, without a second copy of CLIP and spaCy);
-# --l2_normalize: the tiny CLIP's image features (norm 10.4 +- 3.9) are smaller and far more spread than its text
-# features (15.3 +- 0.5), and Phi is trained on text; normalising both sides removes that scale gap (lincir/README.md)
+# --l2_normalize: the tiny CLIP's image features (norm 11.9 +- 4.1) are smaller and far more spread than its text
+# features (15.7 +- 0.5), and Phi is trained on text; normalising both sides removes that scale gap (lincir/README.md)
 TRAIN_FLAGS = ["--clip_model_name", "synthetic-tiny", "--batch_size", "64", "--max_train_steps", "400",
                "--learning_rate", "5e-4", "--lr_scheduler", "constant_with_warmup", "--lr_warmup_steps", "50",
                "--validation_steps", "100", "--checkpointing_steps", "100", "--seed", "0", "--l2_normalize"]
