@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,12 @@ class ResumeState:
 
 def save_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
                 scheduler: Any | None = None, scaler: Any | None = None, epoch: int = 0, step: int = 0,
-                extra: Mapping[str, Any] | None = None) -> Path:
-    """Atomically save everything needed to resume training: states, counters and RNG states."""
+                extra: Mapping[str, Any] | None = None, rng_states: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """Atomically save everything needed to resume training: states, counters and RNG states.
+
+    `rng_states`: every rank's `rng_state()` in rank order (`common.dist.gather_object(rng_state())`, gathered by
+    all ranks before the main one saves); default: this process's alone.
+    """
     payload = {
         "model": unwrap_model(model).state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -98,7 +102,7 @@ def save_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torc
         "scaler": scaler.state_dict() if scaler is not None else None,
         "epoch": int(epoch),
         "step": int(step),
-        "rng": rng_state(),
+        "rng": list(rng_states) if rng_states is not None else [rng_state()],
         "extra": dict(extra or {}),
     }
     return save_atomic(payload, path)
@@ -106,12 +110,19 @@ def save_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torc
 
 def load_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
                 scheduler: Any | None = None, scaler: Any | None = None, map_location: str | torch.device = "cpu",
-                restore_rng: bool = True, trust: bool = False) -> ResumeState:
-    """Restore a `save_resume` file into the given objects (model strictly) and return the counters."""
+                restore_rng: bool = True, trust: bool = False, rank: int = 0) -> ResumeState:
+    """Restore a `save_resume` file into the given objects (model strictly) and return the counters.
+
+    `rank` picks which saved process's RNG state this process continues from (its own rank under torchrun).
+    """
     payload = load_checkpoint(path, trust=trust, map_location=map_location)
     missing = [key for key in ("model", "epoch", "step", "rng") if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: not a resume checkpoint, missing {missing}")
+    saved = payload["rng"]
+    if restore_rng and not (isinstance(saved, list) and 0 <= rank < len(saved)):
+        count = len(saved) if isinstance(saved, list) else "no list of"
+        raise CheckpointError(f"{path}: rng: states of {count} process(es) saved, none for rank {rank}")
     try:
         unwrap_model(model).load_state_dict(payload["model"], strict=True)
     except RuntimeError as err:  # a checkpoint of another model: name the file and the first mismatch
@@ -124,7 +135,7 @@ def load_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torc
             raise CheckpointError(f"{path}: {name}: no saved state to restore")
         target.load_state_dict(payload[name])
     if restore_rng:
-        set_rng_state(payload["rng"])
+        set_rng_state(saved[rank])
     return ResumeState(epoch=payload["epoch"], step=payload["step"], extra=payload.get("extra", {}))
 
 

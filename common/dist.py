@@ -85,6 +85,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def gather_object(obj: Any) -> list[Any]:
+    """Every rank's picklable `obj` in rank order (a collective: every rank must call it); `[obj]` without DDP."""
+    if not is_dist():
+        return [obj]
+    objects: list[Any] = [None] * get_world_size()
+    dist.all_gather_object(objects, obj)
+    return objects
+
+
 def all_gather_nograd(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate every rank's `tensor` along dim 0 in rank order, without gradient.
 

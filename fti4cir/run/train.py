@@ -3,6 +3,7 @@
     python fti4cir/run/train.py --ImageNetPath /data/ImageNet --imgCaptionPath blip_pairs.json \\
         --clip_model_name ViT-L/14 --output-dir outputs/fti4cir/train
     torchrun --nproc_per_node=2 fti4cir/run/train.py ...   (--batch_size is the global batch)
+    ... --checkpointing_steps 500, after an interruption: ... --resume_from_checkpoint latest
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import save_atomic, write_json_atomic
+from common.checkpoint import load_resume, rng_state, save_atomic, save_resume, write_json_atomic
 from common.data import ImageNetCaptions, check_coverage
-from common.dist import (all_gather_with_grad, barrier, cleanup, distributed_sampler, get_world_size,
+from common.dist import (all_gather_with_grad, barrier, cleanup, distributed_sampler, gather_object, get_world_size,
                          init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from fti4cir.dataloader.features import RandomView, image_features
@@ -22,6 +23,9 @@ from fti4cir.losses.fti_losses import fti4cir_loss
 from fti4cir.models.convert import checkpoint_payload
 from fti4cir.models.fti_network import FTI4CIR, FTIConfig
 from fti4cir.run.cli import add_backbone_args, feature_cache, frozen_backbone
+
+
+RESUME_FILE = "resume_latest.pt"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment_views", type=int, default=0,
                         help="extra augmented views per image (crop + flip, cached features); each item draws one of "
                              "the 1 + N views per epoch. 0 = the original (no augmentation)")
+    parser.add_argument("--checkpointing_steps", type=int, default=None,
+                        help=f"save the resume state (<model_dir>/save_model/{RESUME_FILE}) every N optimizer steps")
+    parser.add_argument("--resume_from_checkpoint", default=None,
+                        help="'latest' (that file) or a resume file: continue an interrupted run exactly")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="mixed precision (default: on with CUDA, off on CPU)")
     for unused in ("--optimizer", "--eps", "--pre_dataset", "--validation_frequency"):
@@ -84,34 +92,55 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     barrier()
     features = [image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
                                view=view, mmap_patches=True) for view in views]
-    dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), [p for _, p in features])
+    dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), [p for _, p in features], seed=args.seed)
     sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)
+    # own generator: starting an epoch's iterator must not draw from the global RNG that drives dropout
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size // world, sampler=sampler, drop_last=True,
-                                         num_workers=args.num_workers, collate_fn=PairFeatures.collate)
+                                         num_workers=args.num_workers, collate_fn=PairFeatures.collate,
+                                         generator=torch.Generator().manual_seed(args.seed))
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} training pairs give no full batch of {args.batch_size}")
 
     config = FTIConfig(patch_dim=backbone.vision_width, embed_dim=backbone.embed_dim, token_dim=backbone.text_width,
                        num_k=args.num_k, topk=args.topk, epsilon=args.epsilon, tf_layer=args.tf_layer,
                        tf_head=args.tf_head, phi_dropout=args.phi_dropout)
+    # seeded again here: a cold feature cache draws from the RNG (its DataLoaders), a warm one does not, and the
+    # initial weights and the dropout stream must not depend on that
+    seed_everything(args.seed, info.rank)
     model = FTI4CIR(config).to(device)
     model_ddp = wrap_ddp(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     amp = device.type == "cuda" if args.amp is None else args.amp
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    resume_file = model_dir / "save_model" / RESUME_FILE
+    step, last, resumed_sums, first_epoch, skip = 0, {}, {}, 0, 0
+    if args.resume_from_checkpoint is not None:
+        path = resume_file if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
+        state = load_resume(path, model, optimizer, scaler=scaler, rank=info.rank)
+        if "epoch_loss_sums" not in state.extra:
+            raise ValueError(f"{path}: extra.epoch_loss_sums: missing; not an FTI4CIR resume file "
+                             f"(written by --checkpointing_steps as {RESUME_FILE})")
+        step, resumed_sums = state.step, state.extra["epoch_loss_sums"]
+        # the saved epoch, not divmod: a state saved at an epoch's last step resumes with that epoch's end (its
+        # mean losses, its model_{epoch}.pt), which the interrupted run may not have reached
+        first_epoch, skip = state.epoch, step - state.epoch * len(loader)
+        if not 0 < skip <= len(loader):
+            raise ValueError(f"{path}: step: {step} is not in epoch {state.epoch} of {len(loader)} steps; "
+                             "resumed with another --batch_size, data or number of processes?")
+        rank0_print(f"resumed from {path} at step {step}")
     if is_main():
         model_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(vars(args), model_dir / "hyperparameters.json", sort_keys=True, indent=4)
-
-    step, last = 0, {}
-    for epoch in range(args.num_epochs):
-        if epoch == args.lr_decay:
-            for group in optimizer.param_groups:
-                group["lr"] *= args.lr_div
+    for epoch in range(first_epoch, args.num_epochs):
+        for group in optimizer.param_groups:  # a function of the epoch, so a resumed run gets it right too
+            group["lr"] = args.lr * args.lr_div if epoch >= args.lr_decay else args.lr
         sampler.set_epoch(epoch)
+        dataset.set_epoch(epoch)
         model_ddp.train()
-        totals: dict[str, float] = {}
-        for g, p, subjects, attributes in tracker.progress(loader, desc=f"epoch {epoch}"):
+        totals: dict[str, float] = dict(resumed_sums) if epoch == first_epoch else {}
+        for i, (g, p, subjects, attributes) in enumerate(tracker.progress(loader, desc=f"epoch {epoch}")):
+            if epoch == first_epoch and i < skip:
+                continue
             g, p = g.to(device), p.to(device)
             with torch.autocast(device.type, enabled=amp):
                 words = model_ddp(g, p)
@@ -125,6 +154,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach())
             tracker.log_scalars({k: float(v.detach()) for k, v in losses.items()}, step, prefix="train/")
+            if args.checkpointing_steps and step % args.checkpointing_steps == 0:
+                rng_states = gather_object(rng_state())  # a collective: every rank takes part
+                if is_main():
+                    save_resume(resume_file, model, optimizer, scaler=scaler, epoch=epoch, step=step,
+                                extra={"epoch_loss_sums": totals}, rng_states=rng_states)
         last = {f"{k}": v / len(loader) for k, v in totals.items()}
         rank0_print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
         if is_main() and args.save_training and (epoch % args.save_frequency == 0 or epoch == args.num_epochs - 1):

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from common.checkpoint import load_checkpoint, save_atomic
-from common.dist import DistInfo, barrier, distributed_sampler, is_dist, rank0_print, wrap_ddp
+from common.dist import DistInfo, barrier, distributed_sampler, gather_object, rank0_print, wrap_ddp
 from common.tracking import RunTracker
 from spirit.dataloader.image_features import ImageFeatures
 from spirit.dataloader.records import TrainSet
@@ -37,12 +37,7 @@ RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "best_metric
 
 def _rng_states(caption_rng: random.Random) -> list:
     """Every process's (torch CPU RNG, caption RNG) state, in rank order (dropout and caption draws)."""
-    mine = (torch.get_rng_state(), caption_rng.getstate())
-    if not is_dist():
-        return [mine]
-    states = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(states, mine)
-    return states
+    return gather_object((torch.get_rng_state(), caption_rng.getstate()))
 
 
 def resume_path(args: Namespace, out_dir: Path) -> Path | None:

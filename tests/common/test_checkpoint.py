@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import (BestKeeper, CheckpointError, load_checkpoint, load_resume, save_atomic,
+from common.checkpoint import (BestKeeper, CheckpointError, load_checkpoint, load_resume, rng_state, save_atomic,
                                save_resume)
 
 
@@ -88,6 +88,24 @@ def test_resume_round_trip_continues_identically(tmp_path):
     assert (state.epoch, state.step, state.extra) == (1, 2, {"best": 3.5})
     assert scaler2.get_scale() == 128.0
     assert _train_steps(model2, optimizer2, scheduler2, 3) == expected
+
+
+def test_resume_restores_the_rng_state_of_the_given_rank(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    torch.manual_seed(1)
+    rank0 = rng_state()
+    torch.manual_seed(2)
+    rank1 = rng_state()
+    expected_rank1 = torch.rand(3)
+    save_resume(tmp_path / "resume.pt", model, rng_states=[rank0, rank1])
+    torch.manual_seed(99)
+    load_resume(tmp_path / "resume.pt", torch.nn.Linear(2, 2), rank=1)
+    assert torch.equal(torch.rand(3), expected_rank1)
+    untouched = torch.nn.Linear(2, 2)
+    before = untouched.weight.clone()
+    with pytest.raises(CheckpointError, match=r"resume\.pt: rng: states of 2 process\(es\) saved, none for rank 2$"):
+        load_resume(tmp_path / "resume.pt", untouched, rank=2)
+    assert torch.equal(untouched.weight, before)  # refused before anything was loaded
 
 
 def test_resume_refuses_a_plain_weights_file(tmp_path):

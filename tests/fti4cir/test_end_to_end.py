@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
+from common.checkpoint import load_checkpoint
 from common.submission import validate_submission
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,9 +90,13 @@ def test_two_process_torchrun_training(synthetic_root, tiny_clip_dir, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "fti4cir/run/train.py", *TRAIN, *_common(synthetic_root, tiny_clip_dir, tmp_path / "cache")[2:],
-           "--output-dir", str(tmp_path / "out")]
+           "--output-dir", str(tmp_path / "out"), "--checkpointing_steps", "4"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert record["metrics"]["steps"] >= 1 and (tmp_path / "out" / "save_model" / "model_last.pt").is_file()
+    assert record["metrics"]["steps"] == 9 and (tmp_path / "out" / "save_model" / "model_last.pt").is_file()
+    # 300 pairs, 16 per process: 9 steps; the resume state of step 8 holds both processes' RNG states (dropout)
+    resume = load_checkpoint(tmp_path / "out" / "save_model" / "resume_latest.pt")
+    assert resume["step"] == 8 and len(resume["rng"]) == 2
+    assert not torch.equal(resume["rng"][0]["torch"], resume["rng"][1]["torch"])
 

@@ -63,6 +63,56 @@ def test_lincir_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
     assert _metrics(interrupted) == _metrics(reference)
 
 
+# ---- zero-shot: FTI4CIR (fti4cir/run/train.py --checkpointing_steps / --resume_from_checkpoint latest) -------------
+def _fti4cir_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
+    # 300 ImageNet-style pairs / batch 64 = 4 steps per epoch; resume states at steps 3 and 6; LR x0.1 from epoch 1;
+    # one augmented view, so the per-item view draws must resume too
+    return ["--clip_model_name", "synthetic-tiny", "--clip_pretrained", str(clip_dir), "--data-root", str(root),
+            "--feature_cache", str(cache), "--output-dir", str(out), "--device", "cpu", "--batch_size", "64",
+            "--num_epochs", "2", "--lr_decay", "1", "--num_k", "8", "--topk", "4", "--tf_layer", "1", "--lr", "1e-3",
+            "--augment_views", "1", "--checkpointing_steps", "3", "--seed", "3"]
+
+
+@pytest.mark.slow
+def test_fti4cir_resumes_exactly_after_kill(synthetic_root, tiny_clip_dir, tmp_path):
+    from fti4cir.run.train import main
+
+    cache = tmp_path / "cache"
+    reference = tmp_path / "uninterrupted"
+    main(_fti4cir_argv(synthetic_root, tiny_clip_dir, reference, cache))
+
+    interrupted = tmp_path / "interrupted"
+    killed = run_killed_at_step("fti4cir/run/train.py", _fti4cir_argv(synthetic_root, tiny_clip_dir, interrupted, cache),
+                                kill_at=6)
+    _assert_killed_at(killed, 6)
+    last = load_checkpoint(interrupted / "save_model" / "resume_latest.pt")
+    assert (last["epoch"], last["step"]) == (0, 3)  # batch 3 of 4: the resumed run starts mid-epoch; 4 and 5 are redone
+    assert not (interrupted / "metrics.json").exists()
+
+    main([*_fti4cir_argv(synthetic_root, tiny_clip_dir, interrupted, cache), "--resume_from_checkpoint", "latest"])
+    for name in ("model_0.pt", "model_last.pt"):
+        final = load_checkpoint(interrupted / "save_model" / name)
+        expected = load_checkpoint(reference / "save_model" / name)
+        assert final.keys() == expected.keys() and final["epoch"] == expected["epoch"]
+        for key, value in expected["state_dict"].items():
+            assert torch.equal(final["state_dict"][key], value), (name, key)
+    assert any(not torch.equal(last["model"][k], v) for k, v in expected["state_dict"].items() if v.is_floating_point())
+    assert _metrics(interrupted) == _metrics(reference)
+
+
+def test_fti4cir_refuses_a_resume_file_of_another_run_shape(synthetic_root, tiny_clip_dir, tmp_path):
+    from fti4cir.run.train import main
+
+    argv = [*_fti4cir_argv(synthetic_root, tiny_clip_dir, tmp_path / "run", tmp_path / "cache"), "--num_epochs", "1",
+            "--checkpointing_steps", "2"]
+    main(argv)
+    resume = tmp_path / "run" / "save_model" / "resume_latest.pt"
+    assert load_checkpoint(resume)["step"] == 4
+    with pytest.raises(ValueError, match=r"resume_latest\.pt: step: 4 is not in epoch 0 of 2 steps; resumed with "
+                                         r"another --batch_size"):
+        main([*argv, "--batch_size", "128", "--resume_from_checkpoint", "latest"])
+
+
 # ---- multi-turn: MAI (mai/run/train_ddp.py --checkpointing-steps / --resume-from-checkpoint latest) --------------------
 def _mai_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
     # 16 fc training sessions / batch 4 = 4 steps per epoch; resume states at steps 3 and 6; 2 epochs
