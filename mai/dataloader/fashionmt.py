@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from common.data import check_coverage
 from common.data.fashionmt import FashionMT, FashionMTSession
 from common.retrieval import encode_gallery
 from mai.dataloader.text import ORDINALS, pre_caption, select_caps_compose
@@ -26,11 +27,16 @@ IMAGE_KEYS = ("ref", "tar1", "tar2", "tar3")
 
 
 def open_fashionmt(data_root: str | Path, dataset: str, split: str) -> tuple[FashionMT, str, int]:
-    """(reader, regime, history) for an original `--dataset` name under `<data_root>/FashionMT`."""
+    """(reader, regime, history) for an original `--dataset` name under `<data_root>/FashionMT`.
+
+    A split with missing images is refused in one line naming the first one (MAI has no partial-data mode).
+    """
     if dataset not in DATASETS:
         raise ValueError(f"--dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
     subset, regime, history = DATASETS[dataset]
-    return FashionMT(Path(data_root) / "FashionMT", split, subset=subset), regime, history
+    reader = FashionMT(Path(data_root) / "FashionMT", split, subset=subset)
+    check_coverage(reader, allow_partial=False)
+    return reader, regime, history
 
 
 class SessionDataset(Dataset):

@@ -95,3 +95,61 @@ def test_spirit_keeps_only_triplets_and_queries_whose_images_are_present(micro_r
     assert "dressval2" not in dress.gallery and "dressval2" not in dress.references
     assert len(dress.references) == len(dress.texts) == len(dress.targets) == 4
     assert all("dressval2" not in targets for targets in dress.targets)
+
+
+def _zero_shot_command(method, root, clip_dir, out, *extra):
+    """LinCIR's validate.py or FTI4CIR's evaluate.py on FashionIQ with an untrained checkpoint of the right shape."""
+    from common.checkpoint import save_atomic
+    from common.clip import load_clip
+
+    clip = load_clip("synthetic-tiny", pretrained=str(clip_dir))
+    shared = ["--clip_model_name", "synthetic-tiny", "--clip_pretrained", str(clip_dir), "--data-root", str(root),
+              "--output-dir", str(out), "--device", "cpu"]
+    if method == "lincir":
+        from lincir.models.phi import build_phi
+
+        ckpt = save_atomic({"epoch": 0, "Phi": build_phi(clip.embed_dim, clip.text_width).state_dict()},
+                           out.parent / "phi_best.pt")
+        return ["lincir/validate.py", "--dataset", "fashioniq", "--phi-checkpoint-name", str(ckpt), *shared,
+                *(["--allow-partial"] if extra else [])]
+    from fti4cir.models.convert import checkpoint_payload
+    from fti4cir.models.fti_network import FTI4CIR, FTIConfig
+
+    config = FTIConfig(patch_dim=clip.vision_width, embed_dim=clip.embed_dim, token_dim=clip.text_width, num_k=8,
+                       topk=4, tf_layer=1)
+    ckpt = save_atomic(checkpoint_payload(FTI4CIR(config)), out.parent / "model_last.pt")
+    return ["fti4cir/run/evaluate.py", "--dataset", "fashioniq", "--model_path", str(ckpt), *shared,
+            "--feature_cache", str(out.parent / "cache"), *(["--allow_partial"] if extra else [])]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lincir", "fti4cir"])
+def test_zero_shot_evaluation_refuses_then_counts_missing_images(method, micro_root, clip_dir, tmp_path):
+    for name in MISSING:
+        (micro_root / "fashion-iq" / "images" / f"{name}.png").unlink()
+
+    refused = run(_zero_shot_command(method, micro_root, clip_dir, tmp_path / "refused" / "out"))
+    assert_fails_naming(refused, micro_root / "fashion-iq" / "images", "image: missing", "PARTIAL DATASET")
+    assert files_under(tmp_path / "refused" / "out") == []
+
+    partial = run(_zero_shot_command(method, micro_root, clip_dir, tmp_path / "partial" / "out", "allow"))
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert "WARNING: PARTIAL DATASET" in partial.stderr
+    record = json.loads(next((tmp_path / "partial" / "out").rglob("metrics.json")).read_text())
+    coverage = record["coverage"]
+    assert (coverage["referenced"], coverage["present"], coverage["missing"]) == (18, 16, 2)
+    assert (coverage["queries"], coverage["queries_total"]) == (14, 18)
+    assert 0 <= record["metrics"]["average_R@10"] <= 100
+
+
+def test_mai_refuses_a_fashionmt_split_with_a_missing_image(tmp_path):
+    from tests.mai.conftest import write_tiny_clip, write_tiny_fashionmt
+
+    root, clip_dir = write_tiny_fashionmt(tmp_path / "mt"), write_tiny_clip(tmp_path / "clip")
+    missing = root / "FashionMT" / "images" / "p0" / "a.png"
+    missing.unlink()
+    refused = run(["mai/run/train_ddp.py", "--dataset", "fc", "--num-epochs", "1", "--batch-size", "4",
+                   "--data-root", str(root), "--backbone", "synthetic-tiny", "--clip-pretrained", str(clip_dir),
+                   "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "out"), "--device", "cpu"])
+    assert_fails_naming(refused, missing, "image: missing", "PARTIAL DATASET")
+    assert files_under(tmp_path / "out") == []
