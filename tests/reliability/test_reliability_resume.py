@@ -26,9 +26,18 @@ def _metrics(out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())["metrics"]
 
 
-def _assert_killed_at(proc, kill_at: int) -> None:
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
-    assert f"killing at optimizer step {kill_at}" in proc.stdout
+def _uninterrupted_then_killed(main, script: str, argv, tmp_path: Path, kill_at: int) -> tuple[Path, Path]:
+    """Run `argv(out)` in-process to the end, then as a subprocess killed right before optimizer step `kill_at`.
+
+    Returns the (uninterrupted, interrupted) run folders; the killed run has written no metrics.
+    """
+    reference, interrupted = tmp_path / "uninterrupted", tmp_path / "interrupted"
+    main(argv(reference))
+    killed = run_killed_at_step(script, argv(interrupted), kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert f"killing at optimizer step {kill_at}" in killed.stdout
+    assert not (interrupted / "metrics.json").exists()
+    return reference, interrupted
 
 
 # ---- zero-shot: LinCIR (lincir/train_phi.py --checkpointing_steps / --resume_from_checkpoint latest) -----------------
@@ -43,15 +52,10 @@ def _lincir_argv(root: Path, clip_dir: Path, out: Path) -> list[str]:
 def test_lincir_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
     from lincir.train_phi import main
 
-    reference = tmp_path / "uninterrupted"
-    main(_lincir_argv(micro_root, clip_dir, reference))
-
-    interrupted = tmp_path / "interrupted"
-    killed = run_killed_at_step("lincir/train_phi.py", _lincir_argv(micro_root, clip_dir, interrupted), kill_at=6)
-    _assert_killed_at(killed, 6)
+    reference, interrupted = _uninterrupted_then_killed(
+        main, "lincir/train_phi.py", lambda out: _lincir_argv(micro_root, clip_dir, out), tmp_path, kill_at=6)
     last = load_checkpoint(interrupted / "checkpoints" / "resume_latest.pt")
     assert last["step"] == 4  # the resumed run starts mid-epoch (batch 4 of 6); step 5 is redone
-    assert not (interrupted / "metrics.json").exists()
 
     main([*_lincir_argv(micro_root, clip_dir, interrupted), "--resume_from_checkpoint", "latest"])
     final = load_checkpoint(interrupted / "checkpoints" / "phi_latest.pt")
@@ -78,16 +82,11 @@ def test_fti4cir_resumes_exactly_after_kill(synthetic_root, tiny_clip_dir, tmp_p
     from fti4cir.run.train import main
 
     cache = tmp_path / "cache"
-    reference = tmp_path / "uninterrupted"
-    main(_fti4cir_argv(synthetic_root, tiny_clip_dir, reference, cache))
-
-    interrupted = tmp_path / "interrupted"
-    killed = run_killed_at_step("fti4cir/run/train.py", _fti4cir_argv(synthetic_root, tiny_clip_dir, interrupted, cache),
-                                kill_at=6)
-    _assert_killed_at(killed, 6)
+    reference, interrupted = _uninterrupted_then_killed(
+        main, "fti4cir/run/train.py", lambda out: _fti4cir_argv(synthetic_root, tiny_clip_dir, out, cache), tmp_path,
+        kill_at=6)
     last = load_checkpoint(interrupted / "save_model" / "resume_latest.pt")
     assert (last["epoch"], last["step"]) == (0, 3)  # batch 3 of 4: the resumed run starts mid-epoch; 4 and 5 are redone
-    assert not (interrupted / "metrics.json").exists()
 
     main([*_fti4cir_argv(synthetic_root, tiny_clip_dir, interrupted, cache), "--resume_from_checkpoint", "latest"])
     for name in ("model_0.pt", "model_last.pt"):
@@ -127,15 +126,11 @@ def test_mai_resumes_exactly_after_kill(tmp_path):
     from tests.mai.conftest import write_tiny_clip, write_tiny_fashionmt
 
     root, clip_dir, cache = write_tiny_fashionmt(tmp_path / "mt"), write_tiny_clip(tmp_path / "clip"), tmp_path / "cache"
-    reference = tmp_path / "uninterrupted"
-    main(_mai_argv(root, clip_dir, reference, cache))
-
-    interrupted = tmp_path / "interrupted"
-    killed = run_killed_at_step("mai/run/train_ddp.py", _mai_argv(root, clip_dir, interrupted, cache), kill_at=5)
-    _assert_killed_at(killed, 5)
+    reference, interrupted = _uninterrupted_then_killed(
+        main, "mai/run/train_ddp.py", lambda out: _mai_argv(root, clip_dir, out, cache), tmp_path, kill_at=5)
     last = load_checkpoint(interrupted / "resume_latest.pt")
     assert last["step"] == 3  # epoch 0, batch 3 of 4: the resumed run starts mid-epoch; step 4 is redone
-    assert not (interrupted / "metrics.json").exists() and not (interrupted / "last.pth").exists()
+    assert not (interrupted / "last.pth").exists()
 
     main([*_mai_argv(root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
     final = load_checkpoint(interrupted / "last.pth")["state_dict"]
@@ -161,16 +156,11 @@ def test_fashionern_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
     from fashionern.run.train_fiq import main
 
     cache = tmp_path / "cache"
-    reference = tmp_path / "uninterrupted"
-    main(_fashionern_argv(micro_root, clip_dir, reference, cache))
-
-    interrupted = tmp_path / "interrupted"
-    killed = run_killed_at_step("fashionern/run/train_fiq.py", _fashionern_argv(micro_root, clip_dir, interrupted, cache),
-                                kill_at=4)
-    _assert_killed_at(killed, 4)
+    reference, interrupted = _uninterrupted_then_killed(
+        main, "fashionern/run/train_fiq.py", lambda out: _fashionern_argv(micro_root, clip_dir, out, cache), tmp_path,
+        kill_at=4)
     last = load_checkpoint(interrupted / "resume_latest.pt")
     assert last["step"] == 2  # epoch 0, batch 2 of 3: the resumed run starts mid-epoch; step 3 is redone
-    assert not (interrupted / "metrics.json").exists()
 
     main([*_fashionern_argv(micro_root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
     final = load_checkpoint(interrupted / "resume_latest.pt")
@@ -199,17 +189,12 @@ def test_spirit_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
         return train_main("fashioniq", argv)
 
     cache = tmp_path / "cache"
-    reference = tmp_path / "uninterrupted"
-    main(_spirit_argv(micro_root, clip_dir, reference, cache))
-
-    interrupted = tmp_path / "interrupted"
-    killed = run_killed_at_step("spirit/run/train_fiq.py", _spirit_argv(micro_root, clip_dir, interrupted, cache),
-                                kill_at=6)
-    _assert_killed_at(killed, 6)
+    reference, interrupted = _uninterrupted_then_killed(
+        main, "spirit/run/train_fiq.py", lambda out: _spirit_argv(micro_root, clip_dir, out, cache), tmp_path,
+        kill_at=6)
     last = load_checkpoint(interrupted / "resume_latest.pt")
     assert last["step"] == 4  # epoch 1, batch 1 of 3: the resumed run starts mid-epoch; steps 5 and 6 are redone
     assert last["best_epoch"] == 0 and last["best_model"] is not None
-    assert not (interrupted / "metrics.json").exists()
 
     main([*_spirit_argv(micro_root, clip_dir, interrupted, cache), "--resume-from-checkpoint", "latest"])
     final = load_checkpoint(interrupted / "resume_latest.pt")
