@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from common.checkpoint import load_checkpoint
-from tests.reliability.reliability_helpers import run_killed_at_step
+from tests.reliability.reliability_helpers import run, run_killed_at_step
 
 
 # the killed subprocess runs single-threaded; the in-process runs must too (thread count changes float sums)
@@ -110,6 +110,29 @@ def test_fti4cir_refuses_a_resume_file_of_another_run_shape(synthetic_root, tiny
     with pytest.raises(ValueError, match=r"resume_latest\.pt: step: 4 is not in epoch 0 of 2 steps; resumed with "
                                          r"another --batch_size"):
         main([*argv, "--batch_size", "128", "--resume_from_checkpoint", "latest"])
+
+
+@pytest.mark.slow
+def test_fti4cir_two_processes_resume_at_an_epoch_end(synthetic_root, tiny_clip_dir, tmp_path):
+    # 300 pairs / 32 = 9 steps per epoch over 2 processes: the state saved at step 9 (the end of epoch 0, written by
+    # a 1-epoch run) continued for a second epoch equals a 2-epoch run: each process gets its own RNG state back
+    def train(out: Path, *extra: str):
+        argv = [*_fti4cir_argv(synthetic_root, tiny_clip_dir, out, tmp_path / "cache"), "--batch_size", "32",
+                "--checkpointing_steps", "9", *extra]
+        proc = run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "fti4cir/run/train.py",
+                    *argv], timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+    train(tmp_path / "uninterrupted")
+    train(tmp_path / "interrupted", "--num_epochs", "1")
+    resumed = train(tmp_path / "interrupted", "--resume_from_checkpoint", "latest")
+    assert "at step 9" in resumed.stdout
+    final = load_checkpoint(tmp_path / "interrupted" / "save_model" / "model_last.pt")["state_dict"]
+    expected = load_checkpoint(tmp_path / "uninterrupted" / "save_model" / "model_last.pt")["state_dict"]
+    for key, value in expected.items():
+        assert torch.equal(final[key], value), key
+    assert _metrics(tmp_path / "interrupted") == _metrics(tmp_path / "uninterrupted")
 
 
 # ---- multi-turn: MAI (mai/run/train_ddp.py --checkpointing-steps / --resume-from-checkpoint latest) --------------------
