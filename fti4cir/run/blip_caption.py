@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clip_model_name", default="ViT-L/14", help="unused, kept for the original's CLI")
     parser.add_argument("--output", default=None, help="pairs file (default <output-dir>/blip_pairs.json)")
     parser.add_argument("--output-dir", default="outputs/fti4cir/blip_caption")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
 
 

@@ -49,6 +49,10 @@ def build_retriever(args: argparse.Namespace, device, progress=None) -> Retrieve
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    return run(parse_args(argv))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_eval_args(parser)
     parser.add_argument("--save_path", default=None, help="unused, kept for the original's CLI")
@@ -59,6 +63,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     if args.split == "train" and args.dataset != "cirr":
         parser.error(f"--split train: only CIRR has a labelled split besides val here, not {args.dataset}")
+    return args
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Metrics (and predictions) of one benchmark's val split (or CIRR train), written to the output dir."""
     info = init_distributed()
     seed_everything(args.seed)
     device = torch.device(args.device) if args.device else info.device

@@ -1,7 +1,8 @@
 """Test-server files of a trained FTI4CIR: CIRR test1 (recall + recall_subset) and CIRCO test.
 
     python fti4cir/run/test.py --dataset cirr --CIRR_path /data/CIRR --model_path FTI4CIR_model.pth --save_path out
-FashionIQ has no test server: `--dataset fashioniq` writes val metrics like evaluate.py.
+FashionIQ has no test server: `--dataset fashioniq` writes val metrics like evaluate.py, to --output-dir, else
+--save_path, else outputs/fti4cir/test_fashioniq.
 """
 from __future__ import annotations
 
@@ -26,12 +27,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--save_path", default=None, help="where submission files go (default: output dir)")
     parser.add_argument("--submission_name", default="fti4cir")
     parser.add_argument("--output-dir", default=None, help="default outputs/fti4cir/test_<dataset>")
-    args, rest = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     if args.dataset == "fashioniq":
-        evaluate.main(argv)
+        output_dir = args.output_dir or args.save_path or "outputs/fti4cir/test_fashioniq"
+        evaluate.run(argparse.Namespace(**{**vars(args), "output_dir": output_dir, "protocol": None, "split": "val"}))
         return []
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     info = init_distributed()
     seed_everything(args.seed)
     device = torch.device(args.device) if args.device else info.device

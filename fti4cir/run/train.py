@@ -18,7 +18,7 @@ from common.dist import (all_gather_with_grad, barrier, cleanup, distributed_sam
                          init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from fti4cir.dataloader.features import RandomView, image_features
-from fti4cir.dataloader.imagenet_pairs import PairFeatures
+from fti4cir.dataloader.imagenet_pairs import PairFeatures, SkippingSampler
 from fti4cir.losses.fti_losses import fti4cir_loss
 from fti4cir.models.convert import checkpoint_payload
 from fti4cir.models.fti_network import FTI4CIR, FTIConfig
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--imgCaptionPath", default=None, help="default <ImageNetPath>/blip_pairs.json")
     parser.add_argument("--model_dir", default=None, help="checkpoints go to <model_dir>/save_model (default: output dir)")
     parser.add_argument("--output-dir", default="outputs/fti4cir/train")
-    parser.add_argument("--num_workers", type=int, default=0)
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader workers (feature extraction and training)")
     parser.add_argument("--save_training", type=lambda s: s.lower() not in ("0", "false", "no"), default=True)
     parser.add_argument("--save_frequency", type=int, default=1, help="epochs between checkpoints")
     parser.add_argument("--batch_size", type=int, default=256, help="global batch (split over torchrun ranks)")
@@ -88,17 +88,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if is_main():  # rank 0 fills the feature cache, the others then read it
         for view in views:
             image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
-                           progress=tracker.progress, view=view)
+                           num_workers=args.num_workers, progress=tracker.progress, view=view)
     barrier()
     features = [image_features(backbone, names, reader.image_path, transform, transform_id, feature_cache(args),
                                view=view, mmap_patches=True) for view in views]
     dataset = PairFeatures(pairs, names, torch.stack([g for g, _ in features]), [p for _, p in features], seed=args.seed)
-    sampler = distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True)
+    sampler = SkippingSampler(distributed_sampler(dataset, shuffle=True, seed=args.seed, drop_last=True))
+    per_process = args.batch_size // world
     # own generator: starting an epoch's iterator must not draw from the global RNG that drives dropout
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size // world, sampler=sampler, drop_last=True,
+    loader = torch.utils.data.DataLoader(dataset, batch_size=per_process, sampler=sampler, drop_last=True,
                                          num_workers=args.num_workers, collate_fn=PairFeatures.collate,
                                          generator=torch.Generator().manual_seed(args.seed))
-    if len(loader) == 0:
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
         raise ValueError(f"{len(dataset)} training pairs give no full batch of {args.batch_size}")
 
     config = FTIConfig(patch_dim=backbone.vision_width, embed_dim=backbone.embed_dim, token_dim=backbone.text_width,
@@ -123,9 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         step, resumed_sums = state.step, state.extra["epoch_loss_sums"]
         # the saved epoch, not divmod: a state saved at an epoch's last step resumes with that epoch's end (its
         # mean losses, its model_{epoch}.pt), which the interrupted run may not have reached
-        first_epoch, skip = state.epoch, step - state.epoch * len(loader)
-        if not 0 < skip <= len(loader):
-            raise ValueError(f"{path}: step: {step} is not in epoch {state.epoch} of {len(loader)} steps; "
+        first_epoch, skip = state.epoch, step - state.epoch * steps_per_epoch
+        if not 0 < skip <= steps_per_epoch:
+            raise ValueError(f"{path}: step: {step} is not in epoch {state.epoch} of {steps_per_epoch} steps; "
                              "resumed with another --batch_size, data or number of processes?")
         rank0_print(f"resumed from {path} at step {step}")
     if is_main():
@@ -134,13 +136,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for epoch in range(first_epoch, args.num_epochs):
         for group in optimizer.param_groups:  # a function of the epoch, so a resumed run gets it right too
             group["lr"] = args.lr * args.lr_div if epoch >= args.lr_decay else args.lr
-        sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch, skip=skip * per_process if epoch == first_epoch else 0)  # batches done before
         dataset.set_epoch(epoch)
         model_ddp.train()
         totals: dict[str, float] = dict(resumed_sums) if epoch == first_epoch else {}
-        for i, (g, p, subjects, attributes) in enumerate(tracker.progress(loader, desc=f"epoch {epoch}")):
-            if epoch == first_epoch and i < skip:
-                continue
+        for g, p, subjects, attributes in tracker.progress(loader, desc=f"epoch {epoch}"):
             g, p = g.to(device), p.to(device)
             with torch.autocast(device.type, enabled=amp):
                 words = model_ddp(g, p)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 if is_main():
                     save_resume(resume_file, model, optimizer, scaler=scaler, epoch=epoch, step=step,
                                 extra={"epoch_loss_sums": totals}, rng_states=rng_states)
-        last = {f"{k}": v / len(loader) for k, v in totals.items()}
+        last = {f"{k}": v / steps_per_epoch for k, v in totals.items()}
         rank0_print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
         if is_main() and args.save_training and (epoch % args.save_frequency == 0 or epoch == args.num_epochs - 1):
             payload = checkpoint_payload(model, epoch=epoch, clip_model_name=args.clip_model_name)

@@ -85,6 +85,20 @@ def test_server_files_pass_the_validator(trained, synthetic_root, tiny_clip_dir,
         assert result.returncode == 0, result.stderr
 
 
+def test_fashioniq_through_test_py_writes_val_metrics_to_save_path(trained, synthetic_root, tiny_clip_dir):
+    from fti4cir.run import test as test_entry
+
+    out, cache, _ = trained
+    save_path = out / "fiq_submissions"
+    assert test_entry.main(["--dataset", "fashioniq", "--model_path", str(out / "save_model" / "model_last.pt"),
+                            *_common(synthetic_root, tiny_clip_dir, cache), "--submission_name", "run1",
+                            "--save_path", str(save_path)]) == []
+    record = json.loads((save_path / "metrics.json").read_text())
+    assert record["protocol"] == "fiq.original" and record["split"] == "val" and "avg" in record["metrics"]
+    with pytest.raises(SystemExit):  # an unknown flag is refused, as for the other datasets
+        test_entry.main(["--dataset", "fashioniq", "--no_such_flag"])
+
+
 @pytest.mark.slow
 def test_two_process_torchrun_training(synthetic_root, tiny_clip_dir, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
