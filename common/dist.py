@@ -1,6 +1,7 @@
 """torchrun/DDP helpers: process-group init (gloo on CPU, nccl on CUDA), gathers, seeding, rank-0 output."""
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 DEFAULT_TIMEOUT_S = 1800.0
 
@@ -161,6 +162,27 @@ def distributed_sampler(dataset: Dataset, shuffle: bool = True, seed: int = 0,
     """A sampler sharding `dataset` over ranks (the whole dataset in one process); call `set_epoch` each epoch."""
     return DistributedSampler(dataset, num_replicas=get_world_size(), rank=get_rank(), shuffle=shuffle,
                               seed=seed, drop_last=drop_last)
+
+
+class SkippingSampler(Sampler):
+    """A DistributedSampler whose epoch can start after its first `skip` indices, so that a run resumed mid-epoch
+    does not load (and drop) the items of the batches it already trained on."""
+
+    def __init__(self, sampler: DistributedSampler):
+        self.sampler, self.skip = sampler, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """The order of `epoch`, without its first `skip` indices."""
+        if not 0 <= skip <= len(self.sampler):
+            raise ValueError(f"cannot skip {skip} of an epoch of {len(self.sampler)} indices")
+        self.sampler.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self):
+        return itertools.islice(iter(self.sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return len(self.sampler) - self.skip
 
 
 def wrap_ddp(model: torch.nn.Module, find_unused_parameters: bool = False) -> torch.nn.Module:

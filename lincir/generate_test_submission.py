@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--phi-checkpoint-name", required=True)
     p.add_argument("--clip_model_name", default="giga")
     p.add_argument("--clip_pretrained", default=None)
-    p.add_argument("--cache_dir", default=None)
+    p.add_argument("--cache_dir", default=None, help="HF cache for large/huge/giga")
     p.add_argument("--l2_normalize", action="store_true")
     p.add_argument("--data-root", default="datasets")
     p.add_argument("--output-dir", default="submission", help="files go to <output-dir>/{cirr,circo}/")
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[Path]:
     args = parse_args(argv)
     root = Path(args.dataset_path or Path(args.data_root) / DATASET_FOLDERS[args.dataset])
-    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device).eval()
+    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device,
+                     cache_dir=args.cache_dir).eval()
     phi = build_phi(clip.embed_dim, clip.text_width).to(args.device)
     load_phi(args.phi_checkpoint_name, phi)
     enc = PhiQueryEncoder(clip, phi.eval(), args.l2_normalize, args.preprocess_type,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from torch.utils.data import DataLoader
 from common import dist
 from common.checkpoint import load_checkpoint, save_atomic
 from common.clip import load_clip
+from common.clip.tokenizer import tokenize
 from common.tracking import RunTracker
 from lincir.dataloader.captions import CaptionDataset, read_captions
 from lincir.losses.lincir_loss import add_scaled_noise, lincir_loss
@@ -24,8 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     # the original's flags
     p.add_argument("--output_dir", "--output-dir", dest="output_dir", default="outputs/lincir/train")
-    p.add_argument("--logging_dir", default="logs", help="tensorboard sub-folder of --output_dir")
-    p.add_argument("--cache_dir", default=None, help="HF cache for the large/huge/giga backbones")
+    p.add_argument("--logging_dir", default="logs", help="parsed, unused: tensorboard events go to --output_dir")
+    p.add_argument("--cache_dir", default=None, help="HF cache of the large/huge/giga backbones and of HF datasets")
     p.add_argument("--report_to", default="tensorboard", choices=["tensorboard"])
     p.add_argument("--clip_model_name", default="giga")
     p.add_argument("--clip_pretrained", default=None, help="local weights file/folder of the backbone")
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.output_dir)
     ckpt_dir = out / "checkpoints"
 
-    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=device)
+    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=device, cache_dir=args.cache_dir)
     clip.eval().requires_grad_(False)
     phi = build_phi(clip.embed_dim, clip.text_width, args.phi_dropout).to(device)
     if args.resume:
@@ -88,9 +90,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     corpus = args.corpus or [str(Path(args.data_root) / "corpus")]
     captions = read_captions(corpus, cache_dir=args.cache_dir)
-    dataset = CaptionDataset(captions, clip.tokenize, clip.placeholder_id("$"), seed=seed,
-                             context_length=clip.context_length)
-    sampler = dist.distributed_sampler(dataset, shuffle=True, seed=seed)
+    # ids on the CPU: DataLoader workers must not touch CUDA; each step moves its batch to the device
+    dataset = CaptionDataset(captions, functools.partial(tokenize, context_length=clip.context_length),
+                             clip.placeholder_id("$"), seed=seed, context_length=clip.context_length)
+    sampler = dist.SkippingSampler(dist.distributed_sampler(dataset, shuffle=True, seed=seed))
     # its own generator: starting an epoch must not draw from the global RNG that seeds each step's noise and
     # dropout, or a run resumed mid-epoch would differ from an uninterrupted one at its first step
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> dict:
     scheduler = get_scheduler(args.lr_scheduler, optimizer,
                               num_warmup_steps=args.lr_warmup_steps * args.gradient_accumulation_steps,
                               num_training_steps=args.max_train_steps * args.gradient_accumulation_steps)
+    # fp16 needs loss scaling (the original's accelerate does it): the MSE gradients are below fp16's normal range
+    scaler = torch.amp.GradScaler("cuda", enabled=args.mixed_precision == "fp16")
     step, best = 0, {"R@1": -1.0, "step": 0}
     resume_path = ckpt_dir / "resume_latest.pt" if args.resume_from_checkpoint == "latest" else (
         Path(args.resume_from_checkpoint) if args.resume_from_checkpoint else None)
@@ -115,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
         step, best = int(state["step"]), state["best"]
         if ema is not None and "ema" in state:
             ema.load_state_dict(state["ema"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         dist.rank0_print(f"resumed from {resume_path} at step {step}")
 
     model = dist.wrap_ddp(phi)
@@ -143,21 +150,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     def batches_from(start_step: int):
         """The batches of every optimizer step from `start_step` on, the same as an uninterrupted run sees."""
-        first = start_step * accum
-        epoch, skip = divmod(first, steps_per_epoch)
+        epoch, skip = divmod(start_step * accum, steps_per_epoch)
         while True:
-            sampler.set_epoch(epoch)
+            sampler.set_epoch(epoch, skip=skip * args.batch_size)  # the batches done before are not built again
             dataset.set_epoch(epoch)
-            for i, batch in enumerate(loader):
-                if i >= skip:
-                    yield batch
+            yield from loader
             epoch, skip = epoch + 1, 0
 
     def save_checkpoints() -> None:
         _save_phi(phi, step, ckpt_dir / f"phi_{step:09d}.pt")
         _save_phi(phi, step, ckpt_dir / "phi_latest.pt")
         resume = {"Phi": phi.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": scheduler.state_dict(), "step": step, "best": best}
+                  "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step, "best": best}
         if ema is not None:
             ema_phi = build_phi(clip.embed_dim, clip.text_width, 0.0)
             ema.copy_to(ema_phi)
@@ -183,14 +187,16 @@ def main(argv: list[str] | None = None) -> dict:
                     x = torch.nn.functional.normalize(x, dim=-1)
                 reencoded = clip.encode_text_with_pseudo_tokens(masked_ids, model(x), placeholder="$", mode="all")
                 loss = lincir_loss(reencoded, target) / accum
-            loss.backward()
+            scaler.scale(loss).backward()
             total += loss.item()
             rate += indicator.float().mean().item() / accum
         if not math.isfinite(total):
             raise FloatingPointError(f"step {step + 1}: loss is {total}")
         if args.max_grad_norm is not None:
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(phi.parameters(), args.max_grad_norm)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if ema is not None:

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     args = parse_args(argv)
     root = Path(args.dataset_path or Path(args.data_root) / DATASET_FOLDERS[args.dataset])
     out = Path(args.output_dir or Path("outputs/lincir") / args.exp_name / args.dataset)
-    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device).eval()
+    clip = load_clip(args.clip_model_name, pretrained=args.clip_pretrained, device=args.device,
+                     cache_dir=args.cache_dir).eval()
     phi = build_phi(clip.embed_dim, clip.text_width).to(args.device)
     load_phi(args.phi_checkpoint_name, phi)
     enc = PhiQueryEncoder(clip, phi.eval(), args.l2_normalize, args.preprocess_type, cache_dir=out / "feature_cache")

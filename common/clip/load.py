@@ -37,13 +37,14 @@ TINY_CONFIG_FILE, TINY_WEIGHTS_FILE = "synthetic-tiny.json", "open_clip_model.pt
 
 
 def load_clip(name: str, backend: str = "auto", pretrained: str | os.PathLike | None = None,
-              device: str | torch.device = "cpu") -> ClipBackbone:
+              device: str | torch.device = "cpu", cache_dir: str | os.PathLike | None = None) -> ClipBackbone:
     """Load CLIP `name` from local weights through `backend` ("openai" | "open_clip" | "hf" | "auto").
 
     name: an OpenAI/open_clip model name ("RN50x4", "ViT-B/16", "ViT-B-16", ...), LinCIR's "large"/"huge"/"giga",
     an HF hub id, or "synthetic-tiny". pretrained: a checkpoint file (OpenAI JIT, state dict, CLIP4Cir
     {"CLIP": ...}), an open_clip pretrained tag found in the local cache, or a folder (HF model, synthetic-tiny).
-    A missing weight raises FileNotFoundError saying which file to put where.
+    cache_dir: the HF cache holding hub ids (HF backend; default the standard HF cache), as the originals'
+    `--cache_dir`. A missing weight raises FileNotFoundError saying which file to put where.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -51,8 +52,11 @@ def load_clip(name: str, backend: str = "auto", pretrained: str | os.PathLike | 
         backbone = _load_synthetic_tiny(pretrained, "open_clip" if backend == "auto" else backend)
     else:
         backend = _auto_backend(name, pretrained) if backend == "auto" else backend
-        loaders = {"openai": _load_openai, "open_clip": _load_open_clip, "hf": _load_hf}
-        backbone = loaders[backend](name, None if pretrained is None else str(pretrained))
+        pretrained = None if pretrained is None else str(pretrained)
+        if backend == "hf":
+            backbone = _load_hf(name, pretrained, None if cache_dir is None else str(cache_dir))
+        else:
+            backbone = {"openai": _load_openai, "open_clip": _load_open_clip}[backend](name, pretrained)
     return backbone.to(device)
 
 
@@ -195,7 +199,7 @@ def _load_openai(name: str, pretrained: str | None) -> ClipBackbone:
 
 
 # ---- HF transformers -----------------------------------------------------------------------------------------------
-def _load_hf(name: str, pretrained: str | None) -> ClipBackbone:
+def _load_hf(name: str, pretrained: str | None, cache_dir: str | None = None) -> ClipBackbone:
     from transformers import CLIPTextModelWithProjection, CLIPVisionModelWithProjection
 
     if pretrained is not None and Path(pretrained).is_file():  # an OpenAI-layout file, e.g. a CLIP4Cir fine-tune
@@ -204,10 +208,11 @@ def _load_hf(name: str, pretrained: str | None) -> ClipBackbone:
         return HFClipBackbone(name, *build_hf_models(arch, checkpoint.state_dict, str(checkpoint.path)))
     source = pretrained or LINCIR_HF_IDS.get(name, name)
     try:
-        vision = CLIPVisionModelWithProjection.from_pretrained(source, local_files_only=True)
-        text = CLIPTextModelWithProjection.from_pretrained(source, local_files_only=True)
+        vision = CLIPVisionModelWithProjection.from_pretrained(source, local_files_only=True, cache_dir=cache_dir)
+        text = CLIPTextModelWithProjection.from_pretrained(source, local_files_only=True, cache_dir=cache_dir)
     except OSError:
+        where = "the HF cache" if cache_dir is None else f"the HF cache {cache_dir}"
         raise missing_weight_error(
-            f"HF CLIP {source}", f"a local folder passed as pretrained=, or the HF cache "
+            f"HF CLIP {source}", f"a local folder passed as pretrained=, or {where} "
             f"(`huggingface-cli download {source}` on a connected machine)") from None
     return HFClipBackbone(name, vision.float(), text.float())

@@ -3,15 +3,17 @@
 Layout (``root`` is the ``corpus/`` folder): any number of caption files directly under it, read in name order:
 ``*.txt`` (one caption per line), ``*.jsonl`` (one object per line with a ``column`` string), ``*.csv`` (header row
 with ``column``), ``*.parquet`` (a ``column`` of strings). A corpus has no split and no images: ``split`` is
-``"all"``, ``gallery()`` is empty and ``image_path`` raises. Empty lines of txt files are skipped; an empty or
-missing caption anywhere else is a format error.
+``"all"``, ``gallery()`` is empty and ``image_path`` raises. Empty lines of txt files are skipped; so are null and
+blank captions elsewhere (web-scale caption datasets have a few; each file's count is printed as a warning), while
+a caption of another type (a number, a list) is a format error.
 """
 from __future__ import annotations
 
 import importlib
 import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from common.data.base import BenchmarkReader
@@ -20,10 +22,19 @@ from common.data.errors import DataFormatError
 SUFFIXES = (".txt", ".jsonl", ".csv", ".parquet")
 
 
-def _check_caption(value: object, path: Path, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise DataFormatError(path, field, f"expected a non-empty caption string, got {value!r:.40}")
-    return value
+def _kept_captions(fields_and_values: Iterable[tuple[str, object]], path: Path) -> list[str]:
+    """The caption strings; null and blank ones are skipped and counted on stderr, other types refused."""
+    captions, blank = [], 0
+    for field, value in fields_and_values:
+        if value is None or value != value or (isinstance(value, str) and not value.strip()):  # v != v: NaN (pandas null)
+            blank += 1
+        elif isinstance(value, str):
+            captions.append(value)
+        else:
+            raise DataFormatError(path, field, f"expected a caption string, got {value!r:.40}")
+    if blank:
+        print(f"WARNING: {path}: skipped {blank} null or blank caption(s)", file=sys.stderr, flush=True)
+    return captions
 
 
 def _read_txt(path: Path, column: str) -> list[str]:
@@ -32,7 +43,7 @@ def _read_txt(path: Path, column: str) -> list[str]:
 
 
 def _read_jsonl(path: Path, column: str) -> list[str]:
-    captions = []
+    values = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -43,8 +54,8 @@ def _read_jsonl(path: Path, column: str) -> list[str]:
                 raise DataFormatError(path, f"line {number}", f"malformed JSON ({err.msg})") from None
             if not isinstance(record, dict) or column not in record:
                 raise DataFormatError(path, f"line {number}.{column}", "missing key")
-            captions.append(_check_caption(record[column], path, f"line {number}.{column}"))
-    return captions
+            values.append((f"line {number}.{column}", record[column]))
+    return _kept_captions(values, path)
 
 
 def _read_table(path: Path, column: str) -> list[str]:
@@ -54,7 +65,7 @@ def _read_table(path: Path, column: str) -> list[str]:
                                                                                          keep_default_na=False)
     if column not in frame.columns:
         raise DataFormatError(path, column, f"missing column (columns: {', '.join(map(str, frame.columns))})")
-    return [_check_caption(value, path, f"row {i}.{column}") for i, value in enumerate(frame[column].tolist())]
+    return _kept_captions(((f"row {i}.{column}", value) for i, value in enumerate(frame[column].tolist())), path)
 
 
 READERS = {".txt": _read_txt, ".jsonl": _read_jsonl, ".csv": _read_table, ".parquet": _read_table}
@@ -115,4 +126,4 @@ def load_hf_captions(name: str, cache_dir: str | Path | None = None, split: str 
                                      download_mode="reuse_cache_if_exists")
     if column not in table.column_names:
         raise DataFormatError(name, column, f"missing column (columns: {', '.join(table.column_names)})")
-    return [_check_caption(value, Path(name), f"row {i}.{column}") for i, value in enumerate(table[column])]
+    return _kept_captions(((f"row {i}.{column}", value) for i, value in enumerate(table[column])), Path(name))

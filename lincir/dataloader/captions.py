@@ -14,7 +14,7 @@ from lincir.dataloader.smp import FALLBACK_PROMPT, clean_caption, extract_keywor
 class CaptionDataset(Dataset):
     """Self-masking pairs over a caption list; spaCy keywords are computed once per distinct caption.
 
-    With `precompute_limit` or fewer distinct captions, all keywords are extracted up front with
+    With `precompute_limit` or fewer captions, all keywords are extracted up front with
     `nlp.pipe` (tens of times faster than one call per caption); larger corpora extract them lazily,
     per item, as the original does in its DataLoader workers.
     """
@@ -31,8 +31,8 @@ class CaptionDataset(Dataset):
         self.context_length = context_length
         self._keywords: dict[str, list[str]] = {}
         self._fallback_ids = tokenize([to_placeholder_text(FALLBACK_PROMPT)])[0]
-        distinct = list(dict.fromkeys(self._truncate(clean_caption(c)) for c in self.captions))
-        if len(distinct) <= precompute_limit:
+        if len(self.captions) <= precompute_limit:  # a web-scale corpus is not even truncated up front
+            distinct = list(dict.fromkeys(self._truncate(clean_caption(c)) for c in self.captions))
             docs = load_spacy().pipe(distinct, batch_size=512)
             self._keywords = {text: keyword_runs(doc) for text, doc in zip(distinct, docs)}
 

@@ -37,4 +37,5 @@ class EMAModel:
         self.optimization_step = int(state["optimization_step"])
         if len(state["shadow"]) != len(self.shadow):
             raise ValueError(f"EMA state has {len(state['shadow'])} tensors, the model {len(self.shadow)}")
-        self.shadow = [t.clone() for t in state["shadow"]]
+        # onto the model's devices and dtypes: a resume state is loaded on the CPU, the model may be on a GPU
+        self.shadow = [t.to(device=s.device, dtype=s.dtype, copy=True) for t, s in zip(state["shadow"], self.shadow)]

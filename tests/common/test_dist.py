@@ -8,8 +8,8 @@ import textwrap
 import pytest
 import torch
 
-from common.dist import (all_gather_nograd, all_gather_with_grad, default_timeout_s, distributed_sampler,
-                         init_distributed, seed_everything, wrap_ddp)
+from common.dist import (SkippingSampler, all_gather_nograd, all_gather_with_grad, default_timeout_s,
+                         distributed_sampler, init_distributed, seed_everything, wrap_ddp)
 
 
 def test_single_process_is_a_no_op(monkeypatch):
@@ -42,6 +42,18 @@ def test_sampler_reshuffles_per_epoch_and_seeding_repeats():
     seed_everything(7)
     assert torch.equal(a, torch.rand(3))
     assert seed_everything(7, rank=1) == 8
+
+
+def test_skipping_sampler_starts_an_epoch_after_the_done_indices():
+    sampler = SkippingSampler(distributed_sampler(list(range(20)), shuffle=True, seed=3))
+    sampler.set_epoch(2)
+    whole = list(sampler)
+    sampler.set_epoch(2, skip=8)
+    assert list(sampler) == whole[8:] and len(sampler) == 12
+    sampler.set_epoch(3)
+    assert len(sampler) == 20 and list(sampler) != whole
+    with pytest.raises(ValueError, match="cannot skip 21 of an epoch of 20 indices"):
+        sampler.set_epoch(3, skip=21)
 
 
 WORKER = textwrap.dedent("""

@@ -79,6 +79,18 @@ def test_ema_warmup_decay_and_update():
     assert ema.current_decay() == pytest.approx(2 / 11)
 
 
+def test_ema_state_loads_onto_the_model_tensors_placement():
+    # a resume state is read on the CPU in float32; the shadow must follow the model (device, dtype), or the next
+    # step mixes devices on a GPU run (here: the dtype, the part a CPU can check)
+    saved = EMAModel(torch.nn.Linear(2, 1)).state_dict()
+    model = torch.nn.Linear(2, 1).double()
+    ema = EMAModel(model)
+    ema.load_state_dict(saved)
+    assert all(s.dtype == torch.float64 and s.device == p.device for s, p in zip(ema.shadow, model.parameters()))
+    assert torch.equal(ema.shadow[0], saved["shadow"][0].double())
+    ema.step(model)
+
+
 def test_diagnose_scores_the_top1_garment_and_its_attributes():
     from common.synthetic.attributes import Garment
     from lincir.diagnose import garment_agreement

@@ -187,8 +187,8 @@ def test_trained_synthetic_tiny_same_in_every_backend(tiny_clip_dir):
             load_clip("synthetic-tiny", backend="hf")
 
 
-def test_hf_hub_snapshot_folder(tmp_path):
-    """A full HF `CLIPModel` folder (the layout of openai/clip-vit-large-patch14 on the hub) loads both towers."""
+def _save_hf_clip_model(folder):
+    """A tiny full HF `CLIPModel` saved in `folder`; returns the features it must give."""
     from transformers import CLIPConfig, CLIPModel
 
     from common.clip.arch import ClipArch
@@ -204,11 +204,32 @@ def test_hf_hub_snapshot_folder(tmp_path):
     vision_state, text_state = openai_state_dict_to_hf(state, arch)
     missing = full.load_state_dict({**vision_state, **text_state, "logit_scale": state["logit_scale"]}, strict=False)
     assert not missing.missing_keys and not missing.unexpected_keys
-    full.save_pretrained(tmp_path)
+    full.save_pretrained(folder)
+    return expected
+
+
+def test_hf_hub_snapshot_folder(tmp_path):
+    """A full HF `CLIPModel` folder (the layout of openai/clip-vit-large-patch14 on the hub) loads both towers."""
+    expected = _save_hf_clip_model(tmp_path)
     model = load_clip("my-hub-clip", pretrained=tmp_path)  # auto: a folder with config.json is an HF model
     assert model.backend == "hf"
     for got, want in zip(_features(model), expected):
         assert (got - want).abs().max() <= TOL
+
+
+def test_hf_hub_id_from_a_given_cache_dir(tmp_path, monkeypatch):
+    """`cache_dir` (LinCIR's --cache_dir) is where a hub id is looked up, offline; elsewhere it is not found."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "default_cache"))
+    repo = tmp_path / "my_cache" / "models--someone--tiny-clip"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abc")
+    expected = _save_hf_clip_model(repo / "snapshots" / "0123abc")
+    model = load_clip("someone/tiny-clip", cache_dir=tmp_path / "my_cache")
+    assert model.backend == "hf"
+    for got, want in zip(_features(model), expected):
+        assert (got - want).abs().max() <= TOL
+    with pytest.raises(FileNotFoundError, match="someone/tiny-clip"):
+        load_clip("someone/tiny-clip")
 
 
 def test_cached_pretrained_tags_resolve_to_local_files(tmp_path, monkeypatch):

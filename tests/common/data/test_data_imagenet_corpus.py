@@ -45,6 +45,19 @@ def test_corpus_bad_jsonl_line(tmp_path, files):
         CaptionCorpus(root)
 
 
+def test_corpus_skips_null_and_blank_captions_and_refuses_other_types(tmp_path, files, capsys):
+    root = tmp_path / "corpus"
+    files.text(root / "a.jsonl", '{"text": "kept"}\n{"text": null}\n{"text": "   "}\n{"text": "also kept"}\n')
+    pandas.DataFrame({"text": ["row", None, ""]}).to_parquet(root / "b.parquet")
+    assert CaptionCorpus(root).queries == ["kept", "also kept", "row"]
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [f"WARNING: {root / 'a.jsonl'}: skipped 2 null or blank caption(s)",
+                        f"WARNING: {root / 'b.parquet'}: skipped 2 null or blank caption(s)"]
+    path = files.text(root / "c.jsonl", '{"text": "fine"}\n{"text": 7}\n')
+    with pytest.raises(DataFormatError, match=f"{path}: line 2.text: expected a caption string, got 7"):
+        CaptionCorpus(root, files=["c.jsonl"])
+
+
 @pytest.mark.skipif(importlib.util.find_spec("datasets") is not None
                     and hasattr(importlib.import_module("datasets"), "load_dataset"),
                     reason="the Hugging Face datasets package is installed")
