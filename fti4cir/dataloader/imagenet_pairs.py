@@ -1,7 +1,6 @@
 """Training items over `common.data.ImageNetCaptions`: cached CLIP features of the image + its caption pair."""
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Sequence
 
@@ -52,23 +51,3 @@ class PairFeatures(torch.utils.data.Dataset):
         global_feat, patches, subjects, attributes = zip(*items)
         return torch.stack(global_feat), torch.stack(patches), list(subjects), list(attributes)
 
-
-class SkippingSampler(torch.utils.data.Sampler):
-    """A DistributedSampler whose epoch can start after its first `skip` indices: a resumed run does not read the
-    batches it already trained on (memory-mapped patch tokens would otherwise be read only to be dropped)."""
-
-    def __init__(self, sampler: torch.utils.data.DistributedSampler):
-        self.sampler, self.skip = sampler, 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        """The order of `epoch`, without its first `skip` indices."""
-        if not 0 <= skip <= len(self.sampler):
-            raise ValueError(f"cannot skip {skip} of an epoch of {len(self.sampler)} indices")
-        self.sampler.set_epoch(epoch)
-        self.skip = skip
-
-    def __iter__(self):
-        return itertools.islice(iter(self.sampler), self.skip, None)
-
-    def __len__(self) -> int:
-        return len(self.sampler) - self.skip

@@ -14,11 +14,11 @@ import torch
 
 from common.checkpoint import load_resume, rng_state, save_atomic, save_resume, write_json_atomic
 from common.data import ImageNetCaptions, check_coverage
-from common.dist import (all_gather_with_grad, barrier, cleanup, distributed_sampler, gather_object, get_world_size,
-                         init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
+from common.dist import (SkippingSampler, all_gather_with_grad, barrier, cleanup, distributed_sampler, gather_object,
+                         get_world_size, init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from fti4cir.dataloader.features import RandomView, image_features
-from fti4cir.dataloader.imagenet_pairs import PairFeatures, SkippingSampler
+from fti4cir.dataloader.imagenet_pairs import PairFeatures
 from fti4cir.losses.fti_losses import fti4cir_loss
 from fti4cir.models.convert import checkpoint_payload
 from fti4cir.models.fti_network import FTI4CIR, FTIConfig
