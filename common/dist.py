@@ -65,6 +65,17 @@ def init_distributed(timeout_s: float | None = None, backend: str | None = None)
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device, is_main=rank == 0)
 
 
+def resolve_device(requested: str | None, info: DistInfo) -> torch.device:
+    """This process's device: `requested` ("cpu", "cuda", "cuda:N") wins, a bare "cuda" under torchrun meaning this
+    process's GPU (cuda:LOCAL_RANK); without a request, `info.device` (cuda:LOCAL_RANK when CUDA exists, else cpu)."""
+    if not requested:
+        return info.device
+    device = torch.device(requested)
+    if device.type == "cuda" and device.index is None and info.device.type == "cuda":
+        return info.device
+    return device
+
+
 def is_dist() -> bool:
     return dist.is_available() and dist.is_initialized()
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = dist.init_distributed()
     seed = 0 if args.seed is None else args.seed
     dist.seed_everything(seed, rank=info.rank)
-    device = torch.device(args.device) if args.device else info.device
+    device = dist.resolve_device(args.device, info)
     out = Path(args.output_dir)
     ckpt_dir = out / "checkpoints"
 

@@ -70,14 +70,6 @@ def test_parser(dataset: str) -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_device(requested: str | None, dist_device: torch.device | None = None) -> torch.device:
-    if dist_device is not None and dist_device.type == "cuda":
-        return dist_device
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def load_frozen_backbone(args: argparse.Namespace, pretrained: str | None, device: torch.device):
     """The frozen CLIP; checks --feature-dim / --input-dim / --patch-num against it."""
     backbone = load_clip(args.clip_model_name, pretrained=pretrained, device=device).float().eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from common.checkpoint import load_checkpoint
-from common.dist import init_distributed, is_main
+from common.dist import init_distributed, is_main, resolve_device
 from common.submission import write_cirr_submission
 from common.tracking import RunTracker
 from common.viewer import save_predictions
@@ -16,7 +16,7 @@ from fashionern.dataloader.features import ImageFeatures, TextFeatures
 from fashionern.models import ERN, TME, TextTower
 from fashionern.models.weights import convert_original_state_dict, load_ern_weights
 from fashionern.run.evaluate import evaluate, gallery_embeddings, query_embeddings, subset_rankings
-from fashionern.run.options import cache_dir, load_frozen_backbone, resolve_device
+from fashionern.run.options import cache_dir, load_frozen_backbone
 from common.retrieval import rank_gallery
 
 
@@ -54,7 +54,7 @@ def run_test(dataset: str, parser: argparse.ArgumentParser, argv: list[str] | No
     """Evaluate a checkpoint; one `<output-dir>/<protocol>/metrics.json` per protocol (or the CIRR test1 files)."""
     args = parser.parse_args(argv)
     info = init_distributed()
-    device = resolve_device(args.device, info.device)
+    device = resolve_device(args.device, info)
     output_dir = Path(args.output_dir or f"outputs/fashionern/test-{dataset}")
     backbone = load_frozen_backbone(args, args.clip_path, device)
     model = load_model(args, backbone, device)

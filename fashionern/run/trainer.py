@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from common.checkpoint import load_checkpoint, save_atomic
-from common.dist import barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print, seed_everything, wrap_ddp
+from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print, resolve_device,
+                         seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from fashionern.dataloader.benchmarks import BUILDERS, Benchmark, present_only
 from fashionern.dataloader.features import ImageFeatures, TextFeatures
@@ -17,7 +18,7 @@ from fashionern.losses import BatchBasedClassificationLoss
 from fashionern.models import ERN, TME, TextTower
 from fashionern.models.weights import save_ern_weights
 from fashionern.run.evaluate import evaluate, selection_metric
-from fashionern.run.options import cache_dir, load_frozen_backbone, resolve_device
+from fashionern.run.options import cache_dir, load_frozen_backbone
 
 VAL_SPLIT = {"fashioniq": "val", "shoes": "val", "cirr": "val", "fashion200k": "test"}
 CHECKPOINT_NAME = {"fashioniq": "fashioniq-best.pth", "shoes": "shoes-best.pth", "cirr": "cirr-best.pth",
@@ -46,7 +47,7 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
     """Train on `dataset`, validate every --validation-frequency epochs, keep the best; returns the best metrics."""
     args = parser.parse_args(argv)
     info = init_distributed()
-    device = resolve_device(args.device, info.device)
+    device = resolve_device(args.device, info)
     seed_everything(args.seed, info.rank)
     output_dir = Path(args.output_dir or f"outputs/fashionern/{dataset}-{'tme' if args.tme else 'no-tme'}")
     backbone = load_frozen_backbone(args, args.clip_model_path, device)
@@ -87,7 +88,11 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
         scaler.load_state_dict(state["scaler"])
         best, best_metrics, step = state["best"], state["best_metrics"], int(state["step"])
         rank0_print(f"[fashionern] resumed from {resume_path} at step {step}")
+    # the saved epoch, not divmod: a state saved at an epoch's last step (before its validation) resumes with that
+    # validation; files written before the epoch was saved fall back to divmod
     first_epoch, skip = divmod(step, len(loader))
+    if resume_path is not None and "epoch" in state:
+        first_epoch, skip = int(state["epoch"]), step - int(state["epoch"]) * len(loader)
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         model.train()
@@ -123,7 +128,8 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
             if args.checkpointing_steps and step % args.checkpointing_steps == 0 and is_main():
                 save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
-                             "best": best, "best_metrics": best_metrics}, output_dir / "resume_latest.pt")
+                             "epoch": epoch, "best": best, "best_metrics": best_metrics},
+                            output_dir / "resume_latest.pt")
             if step % args.print_frequency == 0:
                 rank0_print(f"[fashionern] epoch {epoch} step {step} loss {loss.item():.4f}")
         rank0_print(f"[fashionern] epoch {epoch}: mean loss {running / max(1, len(loader)):.4f} ({time.time() - start:.1f}s)")

@@ -11,7 +11,7 @@ import torch
 
 from common.data import CIRR, FashionIQ
 from common.data.circo import CIRCO
-from common.dist import barrier, cleanup, init_distributed, is_main, seed_everything
+from common.dist import barrier, cleanup, init_distributed, is_main, resolve_device, seed_everything
 from common.tracking import RunTracker
 from common.viewer import save_predictions
 from common.zeroshot import FIQ_CATEGORIES, evaluate_circo, evaluate_cirr, evaluate_fashioniq
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     """Metrics (and predictions) of one benchmark's val split (or CIRR train), written to the output dir."""
     info = init_distributed()
     seed_everything(args.seed)
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     root = dataset_root(args)
     protocol = args.protocol or {"fashioniq": "fiq.original", "cirr": "cirr.rc2", "circo": "circo.relcap"}[args.dataset]
     output_dir = Path(args.output_dir or f"outputs/fti4cir/eval_{args.dataset}")

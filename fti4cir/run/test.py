@@ -13,7 +13,7 @@ import torch
 
 from common.data import CIRR, check_coverage
 from common.data.circo import CIRCO
-from common.dist import barrier, cleanup, init_distributed, is_main, seed_everything
+from common.dist import barrier, cleanup, init_distributed, is_main, resolve_device, seed_everything
 from common.submission import validate_submission, write_circo_submission, write_cirr_submission
 from common.tracking import RunTracker
 from common.zeroshot import circo_rankings, cirr_rankings
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return []
     info = init_distributed()
     seed_everything(args.seed)
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     root = dataset_root(args)
     output_dir = Path(args.output_dir or f"outputs/fti4cir/test_{args.dataset}")
     save_path = Path(args.save_path or output_dir)

@@ -15,7 +15,8 @@ import torch
 from common.checkpoint import load_resume, rng_state, save_atomic, save_resume, write_json_atomic
 from common.data import ImageNetCaptions, check_coverage
 from common.dist import (SkippingSampler, all_gather_with_grad, barrier, cleanup, distributed_sampler, gather_object,
-                         get_world_size, init_distributed, is_main, rank0_print, seed_everything, wrap_ddp)
+                         get_world_size, init_distributed, is_main, rank0_print, resolve_device, seed_everything,
+                         wrap_ddp)
 from common.tracking import RunTracker
 from fti4cir.dataloader.features import RandomView, image_features
 from fti4cir.dataloader.imagenet_pairs import PairFeatures
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     info = init_distributed()
     seed_everything(args.seed, info.rank)
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     world = get_world_size()
     if args.batch_size % world:
         raise ValueError(f"--batch_size {args.batch_size} is not divisible by the {world} processes")

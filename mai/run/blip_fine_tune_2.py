@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from common.clip import get_transform
 from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print,
-                         seed_everything, wrap_ddp)
+                         resolve_device, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from mai.dataloader.fashionmt import ImageTokens, collate_sessions
 from mai.run.builders import (add_model_args, build_image_encoder, build_model, build_tokenizer, save_mai_checkpoint,
@@ -68,7 +68,7 @@ def _scheduler(args: argparse.Namespace, optimizer, steps_per_epoch: int):
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     info = init_distributed()
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     seed_everything(args.seed, info.rank)
     out = Path(args.output_dir)
     cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.data_root) / ".cache" / "mai"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from common.dist import cleanup, init_distributed, is_main
+from common.dist import cleanup, init_distributed, is_main, resolve_device
 from common.tracking import RunTracker
 from mai.dataloader.fashionmt import DATASETS, open_fashionmt
 from mai.run.builders import build_image_encoder, load_mai_checkpoint
@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     info = init_distributed()
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     out = Path(args.output_dir)
     ckpt = Path(args.checkpoint) if args.checkpoint else Path(args.model_dir) / (
         f"epoch{args.epoch_num}.pth" if args.epoch_num is not None else "last.pth")

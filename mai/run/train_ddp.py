@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from common.checkpoint import load_checkpoint, save_atomic, unwrap_model
 from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print,
-                         seed_everything, wrap_ddp)
+                         resolve_device, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
 from mai.dataloader.fashionmt import (DATASETS, IMAGE_KEYS, ImageTokens, SessionDataset, collate_sessions,
                                       open_fashionmt, vocabulary_texts)
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     info = init_distributed()
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     seed_everything(args.seed, info.rank)
     out = Path(args.output_dir)
     cache_dir = Path(args.cache_dir) if args.cache_dir else Path(args.data_root) / ".cache" / "mai"

@@ -6,7 +6,7 @@ import torch
 
 from common.checkpoint import save_atomic
 from common.data.base import BenchmarkReader
-from common.dist import DistInfo, barrier, cleanup, init_distributed, rank0_print, seed_everything
+from common.dist import DistInfo, barrier, cleanup, init_distributed, rank0_print, resolve_device, seed_everything
 from common.submission import write_cirr_submission
 from common.tracking import RunTracker
 from common.viewer import save_predictions
@@ -63,7 +63,7 @@ def output_dir(args: Namespace, script: str) -> Path:
 def _setup(args: Namespace) -> tuple[DistInfo, torch.device]:
     info = init_distributed()
     seed_everything(args.seed, info.rank)
-    device = torch.device(args.device) if args.device else info.device
+    device = resolve_device(args.device, info)
     return info, device
 
 

@@ -36,8 +36,9 @@ RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "best_metric
 
 
 def _rng_states(caption_rng: random.Random) -> list:
-    """Every process's (torch CPU RNG, caption RNG) state, in rank order (dropout and caption draws)."""
-    return gather_object((torch.get_rng_state(), caption_rng.getstate()))
+    """Every process's (torch CPU RNG, caption RNG, CUDA RNG or None) state, in rank order (dropout, caption draws)."""
+    cuda = torch.cuda.get_rng_state() if torch.cuda.is_available() else None
+    return gather_object((torch.get_rng_state(), caption_rng.getstate(), cuda))
 
 
 def resume_path(args: Namespace, out_dir: Path) -> Path | None:
@@ -53,7 +54,7 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
 
     Without `validate` (Fashion200k) the last epoch is returned with its mean training loss.
     """
-    device = info.device
+    device = next(model.parameters()).device  # where the pipeline put it (--device), not the process default
     triplets = train_set.triplets
     batch = per_process_batch(args.batch_size, info.world_size, len(triplets))
     sampler = distributed_sampler(range(len(triplets)), shuffle=True, seed=args.seed)
@@ -68,6 +69,7 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
     caption_rng = random.Random(args.seed * 1000 + info.rank)
     out_dir = Path(tracker.output_dir)
     best_metrics, best_epoch, step, best_state = {}, -1, 0, None
+    resumed_epoch, resumed_loss_sum, epoch, loss_sum = None, 0.0, 0, 0.0
     resume = resume_path(args, out_dir)
     if resume is not None:
         state = load_checkpoint(resume)
@@ -84,9 +86,15 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
             best_model = copy.deepcopy(model)
             best_model.load_state_dict(best_state)
             validate(best_model)  # the validator again holds the best epoch's rankings (for the viewer)
-        torch_state, caption_state = state["rng"][info.rank]
+        torch_state, caption_state, *cuda_state = state["rng"][info.rank]  # files before the CUDA state: 2 items
         torch.set_rng_state(torch_state)
         caption_rng.setstate(caption_state)
+        if cuda_state and cuda_state[0] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(cuda_state[0])
+        # the saved epoch (and its running loss), not divmod: a state saved at an epoch's last step, before that
+        # epoch's validation, resumes with the validation; older files fall back to divmod
+        if "epoch" in state:
+            resumed_epoch, resumed_loss_sum = int(state["epoch"]), float(state["epoch_loss_sum"])
         rank0_print(f"resumed from {resume} at step {step}")
 
     def save_resume_state() -> None:
@@ -94,15 +102,18 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
         if info.is_main:
             save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
-                         "best_metrics": best_metrics, "best_epoch": best_epoch, "best_model": best_state, "rng": rng},
+                         "best_metrics": best_metrics, "best_epoch": best_epoch, "best_model": best_state, "rng": rng,
+                         "epoch": epoch, "epoch_loss_sum": loss_sum},
                         out_dir / RESUME_FILE)
 
     texts(train_set.all_texts())  # up front, in a fixed order: features do not depend on batching or resumption
     first_epoch, skip = divmod(step, len(loader))
+    if resumed_epoch is not None:
+        first_epoch, skip = resumed_epoch, step - resumed_epoch * len(loader)
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         ddp_model.train()
-        loss_sum = 0.0
+        loss_sum = resumed_loss_sum if epoch == first_epoch else 0.0
         for it, idx in enumerate(loader):
             if epoch == first_epoch and it < skip:
                 continue
@@ -125,7 +136,7 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
                 save_resume_state()
             if it % args.print_frequency == 0 or it == len(loader) - 1:
                 rank0_print(f"Train Epoch: [{epoch}][{it}/{len(loader)}]\tLoss {loss.item():.4f} ({loss_sum / (it + 1):.4f})")
-        epoch_loss = loss_sum / max(1, len(loader) - (skip if epoch == first_epoch else 0))
+        epoch_loss = loss_sum / len(loader)
         is_last = epoch == args.num_epochs - 1
         if validate is None:
             best_metrics, best_epoch = {"train_loss": epoch_loss}, epoch

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 import torch
 
-from common.dist import (SkippingSampler, all_gather_nograd, all_gather_with_grad, default_timeout_s,
-                         distributed_sampler, init_distributed, seed_everything, wrap_ddp)
+from common.dist import (DistInfo, SkippingSampler, all_gather_nograd, all_gather_with_grad, default_timeout_s,
+                         distributed_sampler, init_distributed, resolve_device, seed_everything, wrap_ddp)
 
 
 def test_single_process_is_a_no_op(monkeypatch):
@@ -42,6 +42,17 @@ def test_sampler_reshuffles_per_epoch_and_seeding_repeats():
     seed_everything(7)
     assert torch.equal(a, torch.rand(3))
     assert seed_everything(7, rank=1) == 8
+
+
+def test_requested_device_wins_and_bare_cuda_means_this_process_gpu():
+    on_cpu = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), is_main=True)
+    on_gpu1 = DistInfo(rank=1, world_size=2, local_rank=1, device=torch.device("cuda", 1), is_main=False)
+    assert resolve_device(None, on_cpu) == torch.device("cpu")
+    assert resolve_device("cuda:1", on_cpu) == torch.device("cuda", 1)
+    assert resolve_device(None, on_gpu1) == torch.device("cuda", 1)
+    assert resolve_device("cuda", on_gpu1) == torch.device("cuda", 1)
+    assert resolve_device("cpu", on_gpu1) == torch.device("cpu")  # was ignored by FashionERN on a GPU host
+    assert resolve_device("cuda:0", on_gpu1) == torch.device("cuda", 0)
 
 
 def test_skipping_sampler_starts_an_epoch_after_the_done_indices():

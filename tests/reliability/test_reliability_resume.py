@@ -195,6 +195,35 @@ def test_fashionern_resumes_exactly_after_kill(micro_root, clip_dir, tmp_path):
     assert _metrics(interrupted) == _metrics(reference)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fashionern", "spirit"])
+def test_supervised_resume_from_an_epoch_end_still_validates_that_epoch(method, micro_root, clip_dir, tmp_path, capsys):
+    # 3 steps per epoch and a resume state every 3: the state of step 3 is written at the end of epoch 0, before
+    # its validation; the resumed run must validate epoch 0 (not jump to epoch 1) and end like an uninterrupted one
+    if method == "fashionern":
+        from fashionern.run.train_fiq import main
+        script, validated = "fashionern/run/train_fiq.py", "[fashionern] epoch 0 validation"
+
+        def argv(out):
+            return [*_fashionern_argv(micro_root, clip_dir, out, tmp_path / "cache"), "--checkpointing-steps", "3"]
+    else:
+        from spirit.run.pipeline import train_main
+        script, validated = "spirit/run/train_fiq.py", "epoch 0: "
+
+        def main(args):
+            return train_main("fashioniq", args)
+
+        def argv(out):
+            return [*_spirit_argv(micro_root, clip_dir, out, tmp_path / "cache"), "--checkpointing-steps", "3"]
+
+    reference, interrupted = _uninterrupted_then_killed(main, script, argv, tmp_path, kill_at=4)
+    assert load_checkpoint(interrupted / "resume_latest.pt")["step"] == 3
+    capsys.readouterr()
+    main([*argv(interrupted), "--resume-from-checkpoint", "latest"])
+    assert validated in capsys.readouterr().out
+    assert _metrics(interrupted) == _metrics(reference)
+
+
 # ---- supervised: SPIRIT (spirit/run/train_fiq.py --checkpointing-steps / --resume-from-checkpoint latest) -----------
 def _spirit_argv(root: Path, clip_dir: Path, out: Path, cache: Path) -> list[str]:
     # 18 FashionIQ training triplets / batch 6 = 3 steps per epoch; resume states at steps 2, 4, 6; 3 epochs
