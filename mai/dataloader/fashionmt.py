@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from common.data import check_coverage
 from common.data.fashionmt import FashionMT, FashionMTSession
 from common.retrieval import encode_gallery
-from mai.dataloader.text import ORDINALS, pre_caption, select_caps_compose
+from mai.dataloader.text import ORDINALS, first_and_last_clauses, pre_caption, select_caps_compose
 from mai.models.image_encoder import FrozenImageEncoder
 
 # The original's `--dataset` values: FashionMT subset, training regime and number of history images.
@@ -40,7 +40,8 @@ def open_fashionmt(data_root: str | Path, dataset: str, split: str) -> tuple[Fas
 
 
 class SessionDataset(Dataset):
-    """One item per session: image names and cleaned texts (training samples modifier clauses as the original)."""
+    """One item per session: image names and cleaned texts; modifiers as the original's training (two sampled
+    clauses) or evaluation (first and last clause)."""
 
     def __init__(self, sessions: Sequence[FashionMTSession], train: bool, seed: int = 0):
         self.sessions = list(sessions)
@@ -56,7 +57,7 @@ class SessionDataset(Dataset):
         return len(self.sessions)
 
     def _modifier(self, text: str, rng: random.Random) -> str:
-        return pre_caption(select_caps_compose(text, rng) if self.train else text)
+        return pre_caption(select_caps_compose(text, rng) if self.train else first_and_last_clauses(text))
 
     def __getitem__(self, i: int) -> dict[str, str]:
         s = self.sessions[i]

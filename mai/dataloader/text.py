@@ -7,6 +7,7 @@ import re
 MAX_WORDS = 50  # LAVIS `blip_caption` processor
 ORDINALS = ("FIRST", "SECOND", "THIRD")
 _CLAUSE = re.compile(r"(\d+)\.\s*([^\d]+)")
+_DESCRIPTION = re.compile(r"\d+\.\s(.+?)(?=\d+\.\s|\Z)")  # the original's `concatenate_numbered_descriptions`
 
 
 def pre_caption(text: str, max_words: int = MAX_WORDS) -> str:
@@ -37,6 +38,20 @@ def select_caps_compose(modifier: str, rng: random.Random) -> str:
     else:
         chosen = rng.sample(clauses, 2)
     return " and ".join(c.replace(".", "").strip() for c in chosen)
+
+
+def first_and_last_clauses(modifier: str) -> str:
+    """Evaluation-time modifier of the original (`concatenate_numbered_descriptions`, every regime).
+
+    The first and the last "N. " clause joined with " and " (one clause: itself); text before "1." (a rollback
+    prefix) is dropped. A modifier without numbered clauses is kept whole, where the original returns "".
+    """
+    descriptions = _DESCRIPTION.findall(modifier)
+    if not descriptions:
+        return modifier
+    if len(descriptions) >= 2:
+        descriptions = [descriptions[0], descriptions[-1]]
+    return " and ".join(descriptions).replace("  ", " ")
 
 
 def history_captions(captions: list[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mai.dataloader.text import history_captions
+from mai.dataloader.text import history_captions, pre_caption
 from mai.models.blip2_qformer_cir_align_prompt import Blip2QformerCirAlignPrompt
 
 REGIMES = ("combination", "rollback", "single-turn")
@@ -48,7 +48,8 @@ class MultiTurnObjective(nn.Module):
             if self.history == 3:
                 fusion = m({"image": tokens["tar2"], "ref_cap": texts["cap2"], "fusion": z2}, "single_no_target")
             caps = [texts[f"cap{i}"] for i in range(self.history)]
-            l3 = m({**final, "fusion": fusion, "ref_cap": [history_captions(list(c)) for c in zip(*caps)]}, "multi")
+            # the concatenated history goes through the BLIP text processor, as in the original: "first c0 second c1"
+            l3 = m({**final, "fusion": fusion, "ref_cap": [pre_caption(history_captions(list(c))) for c in zip(*caps)]}, "multi")
         losses.update({f"t3/{k}": v for k, v in l3.items()})
         return losses
 
@@ -68,4 +69,4 @@ def final_turn_query(model: Blip2QformerCirAlignPrompt, tokens: dict[str, torch.
     if history == 3:
         fusion = model.carry(z1, model.bsa(tokens["tar2"], texts["cap2"], z1))
     caps = [texts[f"cap{i}"] for i in range(history)]
-    return model.query_multi(fusion, [history_captions(list(c)) for c in zip(*caps)], texts["mod3"])
+    return model.query_multi(fusion, [pre_caption(history_captions(list(c))) for c in zip(*caps)], texts["mod3"])

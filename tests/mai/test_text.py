@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from mai.dataloader.text import history_captions, pre_caption, rollback_reference, select_caps_compose
+from mai.dataloader.text import (first_and_last_clauses, history_captions, pre_caption, rollback_reference,
+                                 select_caps_compose)
 from mai.models.tokenizer import build_word_vocab, load_tokenizer
 
 
@@ -42,3 +43,13 @@ def test_tokenizer_from_word_vocab(tmp_path):
         load_tokenizer(tmp_path / "bad.txt")
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         load_tokenizer(tmp_path / "nope.txt")
+
+
+def test_evaluation_modifier_is_the_first_and_last_clause():
+    combo = "1. has a blue color. 2. is a shirt. 3. keep the first's collar."
+    assert first_and_last_clauses(combo) == "has a blue color. and keep the first's collar."
+    assert pre_caption(first_and_last_clauses(combo)) == "has a blue color and keep the first's collar"
+    assert first_and_last_clauses("I prefer the SECOND, and 1. has checks. 2. is longer.") == "has checks. and is longer."
+    assert first_and_last_clauses("1. has checks.") == "has checks."
+    assert first_and_last_clauses("make it red") == "make it red"  # the original would give ""
+
