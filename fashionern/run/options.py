@@ -21,7 +21,7 @@ def _common(parser: argparse.ArgumentParser, dataset: str) -> None:
     parser.add_argument("--input-dim", type=int, default=None, help="image size; default: the CLIP's own")
     parser.add_argument("--feature-dim", type=int, default=None, help="D; default: the CLIP's embed dim")
     parser.add_argument("--patch-num", type=int, default=13)
-    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--num-workers", type=int, default=0, help="parsed, unused: features are extracted once and cached")
     parser.add_argument("--target-ratio", type=float, default=1.25)
     parser.add_argument("--transform", default="targetpad")
     parser.add_argument("--cache-dir", default=None, help="feature cache (default: $CIR_CACHE/features or ~/.cache/cir/features)")

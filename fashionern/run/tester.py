@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from common.checkpoint import load_checkpoint
+from common.clip4cir import carried_clip_file
 from common.dist import init_distributed, is_main, resolve_device
 from common.submission import write_cirr_submission
 from common.tracking import RunTracker
@@ -21,7 +22,7 @@ from common.retrieval import rank_gallery
 
 
 def load_model(args: argparse.Namespace, backbone, device: torch.device) -> ERN:
-    """ERN with TME iff the checkpoint has TME weights; strict load; CLIP copies in the checkpoint are ignored."""
+    """ERN with TME iff the checkpoint has TME weights; strict load (the CLIP copies are handled by `run_test`)."""
     fusion, _ = convert_original_state_dict(load_checkpoint(args.fusion_model_path))
     has_tme = any(k.startswith("TME.") for k in fusion)
     dim = backbone.embed_dim
@@ -56,7 +57,12 @@ def run_test(dataset: str, parser: argparse.ArgumentParser, argv: list[str] | No
     info = init_distributed()
     device = resolve_device(args.device, info)
     output_dir = Path(args.output_dir or f"outputs/fashionern/test-{dataset}")
-    backbone = load_frozen_backbone(args, args.clip_path, device)
+    clip_path = args.clip_path
+    if clip_path is None:  # the authors' file carries its fine-tuned CLIP, which the original tests with
+        _, carried = convert_original_state_dict(load_checkpoint(args.fusion_model_path))
+        if carried:
+            clip_path = carried_clip_file(carried, output_dir)
+    backbone = load_frozen_backbone(args, clip_path, device)
     model = load_model(args, backbone, device)
     variant = "tme" if model.has_tme else "no-tme"
     results = {}

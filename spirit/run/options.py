@@ -25,7 +25,7 @@ def _common(parser: ArgumentParser, dataset: str) -> None:
     parser.add_argument("--target-ratio", type=float, default=1.25, help="TargetPad target ratio")
     parser.add_argument("--transform", default="targetpad", choices=["clip", "squarepad", "targetpad"])
     parser.add_argument("--clip-bs", type=int, default=256, help="batch size of the (one-off) CLIP feature extraction")
-    parser.add_argument("--num-workers", type=int, default=0, help="image-loading workers for feature extraction")
+    parser.add_argument("--num-workers", type=int, default=0, help="parsed, unused: features are extracted once and cached")
     parser.add_argument("--cache-dir", default=os.environ.get("CIR_CACHE", os.path.expanduser("~/.cache/cir")) + "/features",
                         help="on-disk cache of frozen CLIP global and 13-patch features")
     parser.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import save_atomic
+from common.clip4cir import carried_clip_file
 from common.data.base import BenchmarkReader
 from common.dist import DistInfo, barrier, cleanup, init_distributed, rank0_print, resolve_device, seed_everything
 from common.submission import write_cirr_submission
@@ -140,12 +140,8 @@ def test_main(dataset: str, argv: list[str] | None = None) -> dict:
     info, device = _setup(args)
     out_dir = output_dir(args, f"test_{dataset}")
     model, ckpt = load_spirit(args.model_path)
-    if ckpt.get("clip") and not args.clip_model_path:
-        # The authors' file carries its fine-tuned CLIP: hand it to common.clip in the CLIP4Cir format.
-        args.clip_model_path = str(out_dir / "clip_from_checkpoint.pt")
-        if info.is_main:
-            save_atomic({"CLIP": ckpt["clip"]}, args.clip_model_path)
-        barrier()
+    if ckpt.get("clip") and not args.clip_model_path:  # the authors' file carries its fine-tuned CLIP
+        args.clip_model_path = carried_clip_file(ckpt["clip"], out_dir)
     model = model.to(device).eval()
     backbone = load_frozen_clip(args, device)
     protocol = getattr(args, "protocol", DATASETS[dataset][3])
