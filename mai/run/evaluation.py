@@ -1,6 +1,7 @@
 """FashionMT final-turn evaluation (protocol `fashionmt.final_turn`): gallery of image+caption features, turn-by-turn queries."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -33,6 +34,11 @@ def evaluate_fashionmt(model: Blip2QformerCirAlignPrompt, encoder: FrozenImageEn
     if absent:
         raise ValueError(f"{reader.index_file}: gallery: target {absent[0]!r} is not in the gallery "
                          f"({len(absent)} targets missing)")
+    counts = Counter(gallery)
+    repeated = [t for t in targets if counts[t] > 1]
+    if repeated:  # the original asserts that each target occurs exactly once
+        raise ValueError(f"{reader.index_file}: gallery: target {repeated[0]!r} occurs {counts[repeated[0]]} times "
+                         "(each target must occur once)")
     query_images = [n for s in reader.queries for n in s.images]
     tokens = ImageTokens(encoder, gallery + query_images, reader.image_path, cache_dir, batch_size)
     device = model.query_tokens.device

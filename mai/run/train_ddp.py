@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     rank0_print(f"MAI {args.dataset} ({regime}): {len(dataset)} sessions, {len(loader)} steps/epoch, "
                 f"{sum(p.numel() for p in params):,} trainable parameters, world {info.world_size}")
     metrics: dict[str, float] = {}
-    step = 0
+    step, last_loss = 0, float("nan")
+    use_amp = device.type == "cuda"  # as the original: autocast + GradScaler on the GPU
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     resume_path = out / "resume_latest.pt" if args.resume_from_checkpoint == "latest" else args.resume_from_checkpoint
     if resume_path is not None:
         state = load_checkpoint(resume_path)
@@ -90,8 +92,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, metrics = int(state["step"]), state["metrics"]
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         rank0_print(f"resumed from {resume_path} at step {step}")
     first_epoch, skip = divmod(step, len(loader))
+    if resume_path is not None and "epoch" in state:  # a state saved at an epoch's last step still runs its end
+        first_epoch, skip = int(state["epoch"]), step - int(state["epoch"]) * len(loader)
+        last_loss = float(state["last_loss"])
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
@@ -101,21 +108,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 continue
             torch.manual_seed(args.seed * 1_000_003 + step * 97 + info.rank)  # dropout: a function of the step
             tokens = {k: train_tokens(batch[k], device) for k in (*IMAGE_KEYS, "back")}
-            losses = objective(tokens, batch)
-            loss = sum(losses.values())
-            if not math.isfinite(loss.item()):
+            with torch.autocast(device.type, enabled=use_amp):
+                losses = objective(tokens, batch)
+                loss = sum(losses.values())
+            last_loss = loss.item()
+            if not math.isfinite(last_loss):
                 raise FloatingPointError(f"MAI: non-finite loss at epoch {epoch} step {step}")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
-            tracker.log_scalar("train/loss", loss.item(), step)
+            tracker.log_scalar("train/loss", last_loss, step)
             tracker.log_scalar("train/lr", scheduler.get_last_lr()[0], step)
             step += 1
             if args.checkpointing_steps and step % args.checkpointing_steps == 0 and is_main():
                 save_atomic({"objective": unwrap_model(objective).state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict(), "step": step, "metrics": metrics},
-                            out / "resume_latest.pt")
+                             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step,
+                             "epoch": epoch, "last_loss": last_loss, "metrics": metrics}, out / "resume_latest.pt")
         last = epoch == args.num_epochs - 1
         if (epoch + 1) % max(args.validation_frequency, 1) == 0 or last:
             if is_main():
@@ -124,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 metrics = evaluate_fashionmt(unwrap_model(objective).model, encoder, val_reader, regime, history,
                                              cache_dir, predictions_dir=out if last else None)
                 tracker.log_scalars(metrics, epoch, prefix="val/")
-                rank0_print(f"epoch {epoch}: loss {loss.item():.4f} " +
+                rank0_print(f"epoch {epoch}: loss {last_loss:.4f} " +
                             " ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
             barrier()
     if is_main():
