@@ -32,11 +32,12 @@ def load_model(args: argparse.Namespace, backbone, device: torch.device) -> ERN:
     return model.to(device).eval()
 
 
-def stores(backbone, bench: Benchmark, args) -> tuple[ImageFeatures, TextFeatures]:
+def stores(backbone, bench: Benchmark, args, vanilla: bool) -> tuple[ImageFeatures, TextFeatures]:
+    """Image features and caption tokens; the frozen-CLIP text features only for a model without TME (`vanilla`)."""
     names = [n for split in bench.evals for n in [q.reference for q in split.queries] + split.gallery]
     captions = [q.caption for split in bench.evals for q in split.queries]
     images = ImageFeatures(backbone, names, bench.image_path, cache_dir(args))
-    return images, TextFeatures(backbone, captions, TextTower.from_backbone(backbone), vanilla=True)
+    return images, TextFeatures(backbone, captions, TextTower.from_backbone(backbone), vanilla=vanilla)
 
 
 def predictions(bench: Benchmark, rankings: dict) -> tuple[list[dict], dict]:
@@ -69,7 +70,7 @@ def run_test(dataset: str, parser: argparse.ArgumentParser, argv: list[str] | No
     for protocol in protocols or (None,):
         bench = BUILDERS[dataset](args.data_root, split, protocol) if protocol else BUILDERS[dataset](args.data_root, split)
         bench, cover = present_only(bench, args.allow_partial)
-        images, texts = stores(backbone, bench, args)
+        images, texts = stores(backbone, bench, args, vanilla=not model.has_tme)
         out = output_dir / bench.protocol if protocols else output_dir
         if split == "test1":
             (only,) = bench.evals
