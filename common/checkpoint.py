@@ -15,7 +15,7 @@ import torch
 from common.atomic import atomic_write, write_json_atomic
 
 __all__ = ["CheckpointError", "atomic_write", "write_json_atomic", "save_atomic", "load_checkpoint", "unwrap_model",
-           "rng_state", "set_rng_state", "ResumeState", "save_resume", "load_resume", "BestKeeper"]
+           "rng_state", "set_rng_state", "ResumeState", "save_resume", "load_resume", "resume_position", "BestKeeper"]
 
 
 class CheckpointError(RuntimeError):
@@ -137,6 +137,23 @@ def load_resume(path: str | os.PathLike, model: torch.nn.Module, optimizer: torc
     if restore_rng:
         set_rng_state(saved[rank])
     return ResumeState(epoch=payload["epoch"], step=payload["step"], extra=payload.get("extra", {}))
+
+
+def resume_position(source: str | os.PathLike, step: int, steps_per_epoch: int,
+                    epoch: int | None = None) -> tuple[int, int]:
+    """(epoch to continue, batches of it already done) for a state saved after `step` optimizer steps.
+
+    With the `epoch` the state was saved in, a state saved at an epoch's last step continues with that epoch's end
+    (validation, per-epoch checkpoint), which the interrupted run may not have reached; without it (files of older
+    versions), `divmod`. A step outside the saved epoch means another batch size, data or process count.
+    """
+    if epoch is None:
+        return divmod(step, steps_per_epoch)
+    done = step - epoch * steps_per_epoch
+    if not 0 < done <= steps_per_epoch:
+        raise CheckpointError(f"{source}: step: {step} is not in epoch {epoch} of {steps_per_epoch} steps; resumed "
+                              "with another batch size, data or number of processes?")
+    return epoch, done
 
 
 class BestKeeper:

@@ -26,7 +26,8 @@ def _kept_captions(fields_and_values: Iterable[tuple[str, object]], path: Path) 
     """The caption strings; null and blank ones are skipped and counted on stderr, other types refused."""
     captions, blank = [], 0
     for field, value in fields_and_values:
-        if value is None or value != value or (isinstance(value, str) and not value.strip()):  # v != v: NaN (pandas null)
+        # value != value: a NaN, pandas' null in a string column
+        if value is None or value != value or (isinstance(value, str) and not value.strip()):
             blank += 1
         elif isinstance(value, str):
             captions.append(value)

@@ -21,10 +21,8 @@ from fashionern.run.options import cache_dir, load_frozen_backbone
 from common.retrieval import rank_gallery
 
 
-def load_model(args: argparse.Namespace, backbone, device: torch.device) -> ERN:
-    """ERN with TME iff the checkpoint has TME weights; strict load (the CLIP copies are handled by `run_test`)."""
-    fusion, _ = convert_original_state_dict(load_checkpoint(args.fusion_model_path))
-    has_tme = any(k.startswith("TME.") for k in fusion)
+def load_model(args: argparse.Namespace, backbone, device: torch.device, has_tme: bool) -> ERN:
+    """ERN, with TME iff the checkpoint has TME weights, strictly loaded from --fusion-model-path."""
     dim = backbone.embed_dim
     tme = TME.for_tower(TextTower.from_backbone(backbone), dim, args.tme_mlp_ratio) if has_tme else None
     model = ERN(dim, tme)
@@ -58,13 +56,12 @@ def run_test(dataset: str, parser: argparse.ArgumentParser, argv: list[str] | No
     info = init_distributed()
     device = resolve_device(args.device, info)
     output_dir = Path(args.output_dir or f"outputs/fashionern/test-{dataset}")
+    fusion, carried = convert_original_state_dict(load_checkpoint(args.fusion_model_path))
     clip_path = args.clip_path
-    if clip_path is None:  # the authors' file carries its fine-tuned CLIP, which the original tests with
-        _, carried = convert_original_state_dict(load_checkpoint(args.fusion_model_path))
-        if carried:
-            clip_path = carried_clip_file(carried, output_dir)
+    if clip_path is None and carried:  # the authors' file carries its fine-tuned CLIP, which the original tests with
+        clip_path = carried_clip_file(carried, output_dir)
     backbone = load_frozen_backbone(args, clip_path, device)
-    model = load_model(args, backbone, device)
+    model = load_model(args, backbone, device, has_tme=any(k.startswith("TME.") for k in fusion))
     variant = "tme" if model.has_tme else "no-tme"
     results = {}
     for protocol in protocols or (None,):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import load_checkpoint, save_atomic
+from common.checkpoint import load_checkpoint, resume_position, save_atomic
 from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print, resolve_device,
                          seed_everything, wrap_ddp)
 from common.tracking import RunTracker
@@ -88,11 +88,8 @@ def train(dataset: str, argv: list[str] | None = None, parser: argparse.Argument
         scaler.load_state_dict(state["scaler"])
         best, best_metrics, step = state["best"], state["best_metrics"], int(state["step"])
         rank0_print(f"[fashionern] resumed from {resume_path} at step {step}")
-    # the saved epoch, not divmod: a state saved at an epoch's last step (before its validation) resumes with that
-    # validation; files written before the epoch was saved fall back to divmod
-    first_epoch, skip = divmod(step, len(loader))
-    if resume_path is not None and "epoch" in state:
-        first_epoch, skip = int(state["epoch"]), step - int(state["epoch"]) * len(loader)
+    saved_epoch = state.get("epoch") if resume_path is not None else None
+    first_epoch, skip = resume_position(resume_path, step, len(loader), saved_epoch)
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         model.train()

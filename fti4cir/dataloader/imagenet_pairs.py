@@ -50,4 +50,3 @@ class PairFeatures(torch.utils.data.Dataset):
     def collate(items):
         global_feat, patches, subjects, attributes = zip(*items)
         return torch.stack(global_feat), torch.stack(patches), list(subjects), list(attributes)
-

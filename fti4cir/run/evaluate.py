@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from common.data import CIRR, FashionIQ
 from common.data.circo import CIRCO
 from common.dist import barrier, cleanup, init_distributed, is_main, resolve_device, seed_everything

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import load_resume, rng_state, save_atomic, save_resume, write_json_atomic
+from common.checkpoint import load_resume, resume_position, rng_state, save_atomic, save_resume, write_json_atomic
 from common.data import ImageNetCaptions, check_coverage
 from common.dist import (SkippingSampler, all_gather_with_grad, barrier, cleanup, distributed_sampler, gather_object,
                          get_world_size, init_distributed, is_main, rank0_print, resolve_device, seed_everything,
@@ -124,12 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             raise ValueError(f"{path}: extra.epoch_loss_sums: missing; not an FTI4CIR resume file "
                              f"(written by --checkpointing_steps as {RESUME_FILE})")
         step, resumed_sums = state.step, state.extra["epoch_loss_sums"]
-        # the saved epoch, not divmod: a state saved at an epoch's last step resumes with that epoch's end (its
-        # mean losses, its model_{epoch}.pt), which the interrupted run may not have reached
-        first_epoch, skip = state.epoch, step - state.epoch * steps_per_epoch
-        if not 0 < skip <= steps_per_epoch:
-            raise ValueError(f"{path}: step: {step} is not in epoch {state.epoch} of {steps_per_epoch} steps; "
-                             "resumed with another --batch_size, data or number of processes?")
+        first_epoch, skip = resume_position(path, step, steps_per_epoch, state.epoch)
         rank0_print(f"resumed from {path} at step {step}")
     if is_main():
         model_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,12 @@ from mai.models.blip2_qformer_cir_align_prompt import Blip2QformerCirAlignPrompt
 REGIMES = ("combination", "rollback", "single-turn")
 
 
+def _history_texts(texts: dict[str, list[str]], history: int) -> list[str]:
+    """Each session's concatenated history captions through the BLIP text processor, as the original:
+    "FIRST: c0 SECOND: c1" -> "first c0 second c1" (50 words)."""
+    return [pre_caption(history_captions(list(c))) for c in zip(*(texts[f"cap{i}"] for i in range(history)))]
+
+
 def _check(regime: str, history: int) -> None:
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
@@ -47,9 +53,7 @@ class MultiTurnObjective(nn.Module):
             fusion = z2
             if self.history == 3:
                 fusion = m({"image": tokens["tar2"], "ref_cap": texts["cap2"], "fusion": z2}, "single_no_target")
-            caps = [texts[f"cap{i}"] for i in range(self.history)]
-            # the concatenated history goes through the BLIP text processor, as in the original: "first c0 second c1"
-            l3 = m({**final, "fusion": fusion, "ref_cap": [pre_caption(history_captions(list(c))) for c in zip(*caps)]}, "multi")
+            l3 = m({**final, "fusion": fusion, "ref_cap": _history_texts(texts, self.history)}, "multi")
         losses.update({f"t3/{k}": v for k, v in l3.items()})
         return losses
 
@@ -68,5 +72,4 @@ def final_turn_query(model: Blip2QformerCirAlignPrompt, tokens: dict[str, torch.
     fusion = z1
     if history == 3:
         fusion = model.carry(z1, model.bsa(tokens["tar2"], texts["cap2"], z1))
-    caps = [texts[f"cap{i}"] for i in range(history)]
-    return model.query_multi(fusion, [pre_caption(history_captions(list(c))) for c in zip(*caps)], texts["mod3"])
+    return model.query_multi(fusion, _history_texts(texts, history), texts["mod3"])

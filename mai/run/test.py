@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from common.dist import cleanup, init_distributed, is_main, resolve_device
 from common.tracking import RunTracker
 from mai.dataloader.fashionmt import DATASETS, open_fashionmt

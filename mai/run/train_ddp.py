@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from common.checkpoint import load_checkpoint, save_atomic, unwrap_model
+from common.checkpoint import load_checkpoint, resume_position, save_atomic, unwrap_model
 from common.dist import (barrier, cleanup, distributed_sampler, init_distributed, is_main, rank0_print,
                          resolve_device, seed_everything, wrap_ddp)
 from common.tracking import RunTracker
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         rank0_print(f"resumed from {resume_path} at step {step}")
-    first_epoch, skip = divmod(step, len(loader))
-    if resume_path is not None and "epoch" in state:  # a state saved at an epoch's last step still runs its end
-        first_epoch, skip = int(state["epoch"]), step - int(state["epoch"]) * len(loader)
+    saved_epoch = state.get("epoch") if resume_path is not None else None
+    first_epoch, skip = resume_position(resume_path, step, len(loader), saved_epoch)
+    if saved_epoch is not None:
         last_loss = float(state["last_loss"])
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)

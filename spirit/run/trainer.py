@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from common.checkpoint import load_checkpoint, save_atomic
+from common.checkpoint import load_checkpoint, resume_position, save_atomic
 from common.dist import DistInfo, barrier, distributed_sampler, gather_object, rank0_print, wrap_ddp
 from common.tracking import RunTracker
 from spirit.dataloader.image_features import ImageFeatures
@@ -91,9 +91,7 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
         caption_rng.setstate(caption_state)
         if cuda_state and cuda_state[0] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state(cuda_state[0])
-        # the saved epoch (and its running loss), not divmod: a state saved at an epoch's last step, before that
-        # epoch's validation, resumes with the validation; older files fall back to divmod
-        if "epoch" in state:
+        if "epoch" in state:  # with its running loss; files of older versions have neither
             resumed_epoch, resumed_loss_sum = int(state["epoch"]), float(state["epoch_loss_sum"])
         rank0_print(f"resumed from {resume} at step {step}")
 
@@ -107,9 +105,7 @@ def train(model: SPIRIT, model_config: dict, train_set: TrainSet, features: Imag
                         out_dir / RESUME_FILE)
 
     texts(train_set.all_texts())  # up front, in a fixed order: features do not depend on batching or resumption
-    first_epoch, skip = divmod(step, len(loader))
-    if resumed_epoch is not None:
-        first_epoch, skip = resumed_epoch, step - resumed_epoch * len(loader)
+    first_epoch, skip = resume_position(resume, step, len(loader), resumed_epoch)
     for epoch in range(first_epoch, args.num_epochs):
         sampler.set_epoch(epoch)
         ddp_model.train()

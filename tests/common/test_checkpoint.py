@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import (BestKeeper, CheckpointError, load_checkpoint, load_resume, rng_state, save_atomic,
-                               save_resume)
+from common.checkpoint import (BestKeeper, CheckpointError, load_checkpoint, load_resume, resume_position, rng_state,
+                               save_atomic, save_resume)
 
 
 class _FailsWhilePickling:
@@ -106,6 +106,14 @@ def test_resume_restores_the_rng_state_of_the_given_rank(tmp_path):
     with pytest.raises(CheckpointError, match=r"resume\.pt: rng: states of 2 process\(es\) saved, none for rank 2$"):
         load_resume(tmp_path / "resume.pt", untouched, rank=2)
     assert torch.equal(untouched.weight, before)  # refused before anything was loaded
+
+
+def test_resume_position_from_the_saved_epoch_or_divmod():
+    assert resume_position("r.pt", 7, 3, epoch=2) == (2, 1)  # mid-epoch
+    assert resume_position("r.pt", 6, 3, epoch=1) == (1, 3)  # saved at epoch 1's last step: its end still runs
+    assert resume_position("r.pt", 6, 3) == (2, 0)  # no saved epoch (older files): divmod
+    with pytest.raises(CheckpointError, match=r"^r\.pt: step: 6 is not in epoch 0 of 3 steps"):
+        resume_position("r.pt", 6, 3, epoch=0)
 
 
 def test_resume_refuses_a_plain_weights_file(tmp_path):

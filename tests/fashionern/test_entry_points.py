@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from fashionern.run import test_cirr, test_fiq, train_cirr, train_fiq
 
@@ -67,3 +68,24 @@ def test_two_process_torchrun(micro_root, micro_clip_dir, tmp_path):
     assert "x 2 ranks" in done.stdout
     assert json.loads((tmp_path / "ddp" / "metrics.json").read_text())["metrics"]["avg"] >= 0
     assert (tmp_path / "ddp" / "fashioniq-best.pth").is_file()
+
+
+def test_an_authors_checkpoint_is_tested_with_the_clip_it_carries(micro_root, tmp_path):
+    # the authors' {dataset}-best.pth carries its fine-tuned CLIP (image_clip.clip_model.*, text_clip.clip_model.*);
+    # the original tests with it, so without --clip-path the test must too. Here the CLIP is a tiny ResNet in OpenAI
+    # layout; an OpenAI-style name (with "/") is read by the OpenAI loader, which takes the architecture from the
+    # weights (a real run: RN50x4 through open_clip)
+    from common.clip import tiny_open_clip_config, tiny_open_clip_state
+    from fashionern.models import ERN
+
+    clip = tiny_open_clip_state(tiny_open_clip_config("resnet"), seed=5)
+    state = {k: v for k, v in ERN(32).state_dict().items() if not k.endswith("cls_token")}
+    state.update({f"{tower}.clip_model.{k}": v for tower in ("image_clip", "text_clip") for k, v in clip.items()})
+    checkpoint = tmp_path / "fashioniq-best.pth"
+    torch.save(state, checkpoint)
+    flags = ["--data-root", str(micro_root), "--clip-model-name", "ViT-B/16", "--cache-dir", str(tmp_path / "cache"),
+             "--device", "cpu", "--fusion-model-path", str(checkpoint), "--output-dir", str(tmp_path / "test")]
+    results = test_fiq.main(flags)
+    assert set(results) == {"fiq.original", "fiq.val_union"}
+    carried = torch.load(tmp_path / "test" / "clip_from_checkpoint.pt", weights_only=True)["CLIP"]
+    assert carried.keys() == clip.keys() and all(torch.equal(carried[k], v) for k, v in clip.items())

@@ -53,3 +53,10 @@ def test_evaluation_modifier_is_the_first_and_last_clause():
     assert first_and_last_clauses("1. has checks.") == "has checks."
     assert first_and_last_clauses("make it red") == "make it red"  # the original would give ""
 
+
+
+def test_history_texts_go_through_the_text_processor():
+    from mai.models.multi_turn import _history_texts
+
+    texts = {"cap0": ["A red dress.", "x"], "cap1": ["Blue: shirt", "y"]}
+    assert _history_texts(texts, 2) == ["first a red dress second blue shirt", "first x second y"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.checkpoint import load_checkpoint
+from common.checkpoint import CheckpointError, load_checkpoint
 from tests.reliability.reliability_helpers import run, run_killed_at_step
 
 
@@ -107,8 +107,8 @@ def test_fti4cir_refuses_a_resume_file_of_another_run_shape(synthetic_root, tiny
     main(argv)
     resume = tmp_path / "run" / "save_model" / "resume_latest.pt"
     assert load_checkpoint(resume)["step"] == 4
-    with pytest.raises(ValueError, match=r"resume_latest\.pt: step: 4 is not in epoch 0 of 2 steps; resumed with "
-                                         r"another --batch_size"):
+    with pytest.raises(CheckpointError, match=r"resume_latest\.pt: step: 4 is not in epoch 0 of 2 steps; resumed "
+                                              r"with another batch size"):
         main([*argv, "--batch_size", "128", "--resume_from_checkpoint", "latest"])
 
 
