@@ -1,4 +1,4 @@
-"""Absolute captions of garments and relative captions phrased from attribute differences."""
+"""Absolute captions of garments and scenes, and relative captions phrased from attribute differences."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,6 +73,24 @@ def varied_caption(g: Garment, rng: np.random.Generator) -> str:
     if extras:
         text += " with " + " and ".join(extras)
     return text
+
+
+SCENE_OPENERS = ("", "a photo of ", "an image of ", "a picture of ")
+ADD_PHRASES = ("add a {}", "with a {}", "also has a {}", "and a {} too", "plus a {}")
+
+
+def scene_caption(garments: list[Garment], rng: np.random.Generator) -> str:
+    """A COCO-style caption listing a scene's garments in random order, each by its category and sometimes its
+    colour ("a photo of a red shirt, a skirt and a boot")."""
+    mentions = [f"a {g.get('color')} {NOUNS[g.category]}" if rng.random() < 0.5 else f"a {NOUNS[g.category]}"
+                for g in (garments[int(i)] for i in rng.permutation(len(garments)))]
+    listed = mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " and " + mentions[-1]
+    return SCENE_OPENERS[int(rng.integers(len(SCENE_OPENERS)))] + listed
+
+
+def add_phrase(g: Garment, rng: np.random.Generator) -> str:
+    """A short phrase saying that garment `g` is added to a scene ("also has a jacket")."""
+    return ADD_PHRASES[int(rng.integers(len(ADD_PHRASES)))].format(NOUNS[g.category])
 
 
 def attribute_phrase(name: str, old: str | None, new: str, rng: np.random.Generator) -> str:

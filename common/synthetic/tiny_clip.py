@@ -14,12 +14,13 @@ import numpy as np
 import open_clip
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from common.synthetic.attributes import CATEGORIES, Garment, neighbour, random_garment
 from common.synthetic.cache import cache_root
-from common.synthetic.captions import canonical_caption, relative_caption, varied_caption
+from common.synthetic.captions import add_phrase, canonical_caption, relative_caption, scene_caption, varied_caption
 from common.synthetic.lock import exclusive
-from common.synthetic.render import render_garment
+from common.synthetic.render import render_garment, render_scene
 from common.synthetic.staging import staged_folder
 from common.tracking import RunTracker
 
@@ -53,13 +54,14 @@ class TrainConfig:
     seed: int = 0
     train_images: int = 10000
     heldout_images: int = 1000
-    steps: int = 400
+    steps: int = 500
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 30
     captions_per_image: int = 3
     composed_captions_per_image: int = 2
+    scene_images: int = 2000
 
 
 def renderer_digest() -> str:
@@ -123,6 +125,16 @@ def composed_caption(g: Garment, rng: np.random.Generator) -> str:
     return f"{varied_caption(other, rng)}{'' if joiner == ',' else ' '}{joiner} {relative_caption(other, g, rng)}"
 
 
+def composed_scene_caption(garments: list[Garment], rng: np.random.Generator) -> str:
+    """A scene told as the scene without one of its garments plus adding it: "a shirt and a boot that also has a
+    jacket". Real CLIP knows multi-object scenes and "add an X" from web text; without scenes the tiny CLIP read a
+    GeneCIS change_object query ("a photo of $ that jacket") as "is a jacket" and let go of the reference's garments."""
+    k = int(rng.integers(len(garments)))
+    joiner = COMPOSERS[int(rng.integers(len(COMPOSERS)))]
+    added = add_phrase(garments[k], rng)
+    return f"{scene_caption(garments[:k] + garments[k + 1:], rng)}{'' if joiner == ',' else ' '}{joiner} {added}"
+
+
 def _render_set(n: int, rng: np.random.Generator, captions_per_image: int, composed_per_image: int = 0):
     categories = tuple(CATEGORIES)
     garments = [random_garment(rng, categories) for _ in range(n)]
@@ -130,6 +142,28 @@ def _render_set(n: int, rng: np.random.Generator, captions_per_image: int, compo
     captions = [[varied_caption(g, rng) for _ in range(captions_per_image)]
                 + [composed_caption(g, rng) for _ in range(composed_per_image)] for g in garments]
     return garments, images, captions
+
+
+def scene_image(garments: list[Garment], rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A COCO-style 128x96 scene (as GeneCIS's object tasks draw them) as CLIP preprocessing sees it: bicubic
+    short side to `size`, centre crop."""
+    image = Image.fromarray(render_scene(garments, rng, width=128, height=96, item_size=42)[0])
+    width = round(image.width * size / image.height)
+    left = (width - size) // 2
+    return np.asarray(image.resize((width, size), Image.BICUBIC).crop((left, 0, left + size, size)))
+
+
+def _render_scenes(n: int, rng: np.random.Generator, captions_per_image: int, composed_per_image: int):
+    """n scenes of 2-3 garments of distinct categories, their images and captions (like `_render_set`)."""
+    categories = list(CATEGORIES)
+    scenes, images, captions = [], [], []
+    for _ in range(n):
+        picked = rng.choice(len(categories), int(rng.integers(2, 4)), replace=False)
+        scenes.append([random_garment(rng, (categories[int(i)],)) for i in picked])
+        images.append(scene_image(scenes[-1], rng))
+        captions.append([scene_caption(scenes[-1], rng) for _ in range(captions_per_image)]
+                        + [composed_scene_caption(scenes[-1], rng) for _ in range(composed_per_image)])
+    return scenes, np.stack(images), captions
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -173,9 +207,16 @@ def encode_text_short(model: open_clip.model.CLIP, ids: torch.Tensor, embed=None
     return x[torch.arange(ids.shape[0]), ids.argmax(-1)] @ model.text_projection
 
 
-def _keys_to_ids(garments: list[Garment]) -> torch.Tensor:
+def label_key(item: Garment | list[Garment]) -> str:
+    """What a caption can tell apart: a garment's attributes, or a scene's categories and colours in any order."""
+    if isinstance(item, Garment):
+        return item.key
+    return "scene:" + "+".join(sorted(f"{g.category}/{g.get('color')}" for g in item))
+
+
+def _keys_to_ids(items: list) -> torch.Tensor:
     index: dict[str, int] = {}
-    return torch.tensor([index.setdefault(g.key, len(index)) for g in garments])
+    return torch.tensor([index.setdefault(label_key(g), len(index)) for g in items])
 
 
 def evaluate(model: open_clip.model.CLIP, garments: list[Garment], images: np.ndarray,
@@ -236,6 +277,10 @@ def _train(cfg: TrainConfig, log) -> dict[str, float]:
                                              cfg.composed_captions_per_image)
     held_garments, held_images, held_captions = _render_set(cfg.heldout_images, np.random.default_rng([cfg.seed, 8]),
                                                             0, 1)
+    if cfg.scene_images:  # their own stream, so the garments above are those of a run without scenes
+        scenes, scene_images, scene_captions = _render_scenes(cfg.scene_images, np.random.default_rng([cfg.seed, 9]),
+                                                              cfg.captions_per_image, cfg.composed_captions_per_image)
+        garments, images, captions = garments + scenes, np.concatenate([images, scene_images]), captions + scene_captions
     tokens = open_clip.tokenize([c for caps in captions for c in caps]).view(len(garments), per_image, -1)
     labels = _keys_to_ids(garments)
     log(f"rendered {len(images)} + {len(held_images)} images in {time.time() - start:.1f}s")
