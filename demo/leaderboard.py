@@ -17,6 +17,10 @@ PROTOCOL_COLUMNS: dict[str, list[str]] = {
     "genecis": ["R@1", "R@2", "R@3"],
     "fashionmt": ["R@1", "R@5", "R@10", "R@20", "mean"],
 }
+# The column a protocol family's rows are ranked by, where it is not the last one (GeneCIS reports R@1).
+RANK_COLUMN = {"genecis": "R@1"}
+GENECIS_TASKS = ("focus_attribute", "change_attribute", "focus_object", "change_object")
+GENECIS_AVERAGE = "genecis.average"
 PROTOCOL_TITLES = {
     "fiq": "FashionIQ", "shoes": "Shoes", "f200k": "Fashion200k", "cirr": "CIRR", "circo": "CIRCO",
     "genecis": "GeneCIS", "fashionmt": "FashionMT",
@@ -76,9 +80,26 @@ def build_tables(runs: list[dict]) -> dict[str, dict]:
         rows = [{"method": r["method"] + (f" ({r['variant']})" if r.get("variant") else ""),
                  "values": {c: r["metrics"].get(c) for c in cols},
                  "command": r.get("command", ""), "path": r["path"]} for r in rs]
-        rows.sort(key=lambda row: -(row["values"].get(cols[-1]) or 0.0) if cols else 0.0)
+        rank = RANK_COLUMN.get(_family(protocol), cols[-1] if cols else None)
+        rows.sort(key=lambda row: -(row["values"].get(rank) or 0.0))
         tables[protocol] = {"columns": cols, "rows": rows}
-    return tables
+    return _with_genecis_average(tables)
+
+
+def _with_genecis_average(tables: dict[str, dict]) -> dict[str, dict]:
+    """Add GeneCIS's headline, the mean R@1 over its four tasks, for each method evaluated on all four."""
+    per_task = [tables.get(f"genecis.{task}") for task in GENECIS_TASKS]
+    if not all(per_task):
+        return tables
+    r1 = [{row["method"]: row["values"].get("R@1") for row in t["rows"]} for t in per_task]
+    methods = [m for m in r1[0] if all(isinstance(task.get(m), (int, float)) for task in r1)]
+    rows = [{"method": m, "values": {"R@1": sum(task[m] for task in r1) / len(r1)},
+             "command": "", "path": ""} for m in methods]
+    rows.sort(key=lambda row: -row["values"]["R@1"])
+    first = next(i for i, p in enumerate(tables) if p.startswith("genecis."))
+    items = list(tables.items())
+    items.insert(first, (GENECIS_AVERAGE, {"columns": ["R@1"], "rows": rows}))
+    return dict(items)
 
 
 def render_markdown(tables: dict[str, dict]) -> str:

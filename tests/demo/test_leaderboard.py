@@ -33,3 +33,18 @@ def test_tables_rows_commands_and_newest_run(tmp_path):
     text = md.read_text()
     assert "| lincir | 12.00 |" in text and "`python lincir/validate.py`" in text
     assert json.loads(js.read_text())["cirr.rc2"]["columns"] == ["R@1", "avg"]  # the paper columns present
+
+
+def test_genecis_ranked_by_r1_with_the_four_task_average_first(tmp_path):
+    runs = tmp_path / "runs"
+    tasks = ("focus_attribute", "change_attribute", "focus_object", "change_object")
+    for i, task in enumerate(tasks):
+        _run(runs, f"lincir/{task}", "lincir", f"genecis.{task}", {"R@1": 20.0 + i, "R@3": 40.0}, 1000)
+        _run(runs, f"fs/{task}", "feature_sum", f"genecis.{task}", {"R@1": 10.0, "R@3": 60.0}, 1000)
+    _run(runs, "partial/focus_object", "partial", "genecis.focus_object", {"R@1": 90.0, "R@3": 90.0}, 1000)
+    md, _, tables = write_leaderboard(runs, tmp_path)
+    assert [r["method"] for r in tables["genecis.change_attribute"]["rows"]] == ["lincir", "feature_sum"]  # by R@1
+    average = tables["genecis.average"]
+    assert [(r["method"], r["values"]["R@1"]) for r in average["rows"]] == [("lincir", 21.5), ("feature_sum", 10.0)]
+    assert list(tables)[0] == "genecis.average"  # before the task tables; "partial" has one task: no average
+    assert "## GeneCIS — `genecis.average`" in md.read_text()
