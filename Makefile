@@ -5,11 +5,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test bench clean-cache chromium
 
+# --no-cache-dir: the venv alone is ~5.5 GB (torch's CUDA build); pip's cache would add a second copy of every
+# download, and a CI machine once ran out of disk during this install.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --no-cache-dir --upgrade "pip>=24"
+	$(PY) -m pip install -q --no-cache-dir -r requirements.txt
+	$(PY) -m pip install -q --no-cache-dir --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
